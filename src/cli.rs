@@ -1,0 +1,114 @@
+//! Command-line definitions. Every global option is also an environment variable
+//! (`HOOKGATE_<NAME>`) and a key of the optional TOML file; see `config.rs` for the layering.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// hookgate: a self-hosted webhook gateway.
+#[derive(Debug, Parser)]
+#[command(name = "hookgate", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options shared by every command. `None` means "not given here", so that the TOML file and the
+/// built-in defaults can fill in.
+#[derive(Debug, Default, Clone, Args)]
+pub struct GlobalOptions {
+    /// TOML file with any of the options below (keys with underscores, e.g. secret_ttl = "30d")
+    #[arg(long, env = "HOOKGATE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database and the master key
+    #[arg(long, env = "HOOKGATE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Listen address
+    #[arg(long, env = "HOOKGATE_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Base URL used in emails and snippets; https:// enables Secure cookies and HSTS
+    #[arg(long, env = "HOOKGATE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Lifetime of a webhook signing secret (e.g. 90d)
+    #[arg(long, env = "HOOKGATE_SECRET_TTL", global = true)]
+    pub secret_ttl: Option<String>,
+    /// How long a superseded secret keeps verifying after a manual rotation
+    #[arg(long, env = "HOOKGATE_SECRET_GRACE", global = true)]
+    pub secret_grace: Option<String>,
+    /// Issue the successor secret this long before the current one expires
+    #[arg(long, env = "HOOKGATE_ROTATE_BEFORE", global = true)]
+    pub rotate_before: Option<String>,
+    /// Accepted clock skew of webhook-timestamp, past and future
+    #[arg(long, env = "HOOKGATE_TIMESTAMP_TOLERANCE", global = true)]
+    pub timestamp_tolerance: Option<String>,
+    /// Largest accepted webhook body (e.g. 1MiB)
+    #[arg(long, env = "HOOKGATE_MAX_BODY", global = true)]
+    pub max_body: Option<String>,
+    /// Per-merchant accepted-webhook rate (e.g. 100/s)
+    #[arg(long, env = "HOOKGATE_MERCHANT_RATE", global = true)]
+    pub merchant_rate: Option<String>,
+    /// Per-client-IP rate for unauthenticated or failing requests (e.g. 50/s)
+    #[arg(long, env = "HOOKGATE_IP_RATE", global = true)]
+    pub ip_rate: Option<String>,
+    /// How long events and their bodies are kept
+    #[arg(long, env = "HOOKGATE_RETENTION", global = true)]
+    pub retention: Option<String>,
+    /// smtp://user:pass@host:port; unset = emails stay in the outbox
+    #[arg(long, env = "HOOKGATE_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// Log format: text or json
+    #[arg(long, env = "HOOKGATE_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// How often background jobs (rotation, outbox, retention) run
+    #[arg(long, env = "HOOKGATE_JOBS_INTERVAL", global = true)]
+    pub jobs_interval: Option<String>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default)
+    Serve,
+    /// Manage administrators
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Validate configuration, data dir, schema and integrity
+    Check,
+    /// Write a consistent online copy of the database
+    Backup {
+        /// Destination file
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a body read from stdin; print the three Standard Webhooks headers
+    Sign {
+        /// The signing secret (whsec_...)
+        #[arg(long)]
+        secret: String,
+        /// webhook-id (random when omitted)
+        #[arg(long)]
+        id: Option<String>,
+        /// webhook-timestamp in unix seconds (now when omitted)
+        #[arg(long)]
+        timestamp: Option<i64>,
+    },
+}
+
+/// `hookgate admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Mint an admin API token and print it once
+    Token {
+        #[arg(long)]
+        email: String,
+    },
+}

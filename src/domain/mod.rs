@@ -1,0 +1,13 @@
+//! Pure types and rules: no I/O, no HTTP, no SQL. Everything here is a function of its inputs
+//! (time included, passed in as `now`).
+
+pub mod email;
+pub mod kyc;
+pub mod password;
+pub mod secret;
+pub mod signature;
+
+pub use email::Email;
+pub use kyc::{KycAction, KycStatus};
+pub use password::Password;
+pub use secret::WebhookSecret;

@@ -1,0 +1,165 @@
+//! Merchant KYC: multipart submission and status.
+
+use super::extract::AuthMerchant;
+use crate::{
+    clock,
+    domain::kyc::{DocumentKind, KycForm, MAX_DOCUMENT_BYTES},
+    error::{ApiError, Violation},
+    startup::AppState,
+    store::{self, kyc as kyc_store},
+};
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use futures_util::StreamExt;
+use serde_json::json;
+
+/// Largest text field accepted in the form.
+const MAX_TEXT_FIELD: usize = 4 * 1024;
+/// Most parts accepted in one form (defends against part floods).
+const MAX_PARTS: usize = 16;
+
+/// An uploaded document, typed by content.
+pub struct Document {
+    pub kind: DocumentKind,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Read the KYC form from a multipart stream, enforcing size and type limits as it streams.
+pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document>), ApiError> {
+    let mut form = KycForm::default();
+    let mut document = None;
+    let mut seen = 0;
+    while let Some(part) = parts.next().await {
+        let mut field = part.map_err(multipart_error)?;
+        seen += 1;
+        if seen > MAX_PARTS {
+            return Err(ApiError::bad_request("invalid_multipart", "The form has too many parts."));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let limit = if name == "document" { MAX_DOCUMENT_BYTES } else { MAX_TEXT_FIELD };
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(sanitize_file_name)
+            .unwrap_or_else(|| "document".into());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(multipart_error)?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(if name == "document" {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
+                        "The document must be at most 5 MiB.")
+                } else {
+                    ApiError::validation(vec![Violation::new(&name, "is too long")])
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8(bytes.clone()).ok();
+        match name.as_str() {
+            "legal_name" => form.legal_name = text(),
+            "registration_number" => form.registration_number = text(),
+            "country" => form.country = text(),
+            "address" => form.address = text(),
+            "contact_phone" => form.contact_phone = text(),
+            "document" if !bytes.is_empty() => {
+                let kind = DocumentKind::sniff(&bytes).ok_or_else(|| {
+                    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_document",
+                        "The document must be a PDF, PNG or JPEG file (decided by its content).")
+                })?;
+                document = Some(Document { kind, name: file_name, bytes });
+            }
+            _ => {} // Unknown parts are ignored.
+        }
+    }
+    Ok((form, document))
+}
+
+fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    use actix_multipart::MultipartError as E;
+    match e {
+        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the form as multipart/form-data.",
+        ),
+        _ => ApiError::bad_request("invalid_multipart", "The multipart body is malformed."),
+    }
+}
+
+/// Keep a display name for the file: no paths, no control characters, bounded.
+fn sanitize_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(100).collect();
+    if clean.trim().is_empty() { "document".into() } else { clean }
+}
+
+/// Validate and store a submission for `merchant_id`; returns the new kyc id.
+pub async fn submit_form(
+    state: &AppState,
+    merchant_id: &str,
+    form: KycForm,
+    document: Option<Document>,
+) -> Result<String, ApiError> {
+    let mut violations = form.validate().err().unwrap_or_default();
+    if document.is_none() {
+        violations.push(Violation::new("document", "is required (PDF, PNG or JPEG, at most 5 MiB)"));
+    }
+    if !violations.is_empty() {
+        return Err(ApiError::validation(violations));
+    }
+    let details = form.validate().map_err(ApiError::validation)?;
+    let document = document.ok_or_else(ApiError::internal)?;
+    let id = store::new_id("kyc");
+    let new = kyc_store::NewSubmission {
+        document_sealed: state.crypto.seal(&kyc_store::document_context(&id), &document.bytes),
+        id: id.clone(),
+        details,
+        document_kind: document.kind,
+        document_name: document.name,
+        document_size: document.bytes.len() as i64,
+    };
+    let merchant_id = merchant_id.to_string();
+    let now = clock::now();
+    state
+        .store
+        .write(move |c| kyc_store::submit(c, &merchant_id, &new, now))
+        .await?
+        .map_err(|refused| ApiError::conflict(refused.code(), refused.message()))?;
+    Ok(id)
+}
+
+/// `POST /api/v1/kyc`
+pub async fn submit(
+    state: web::Data<AppState>,
+    AuthMerchant(m): AuthMerchant,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // Refuse early (before reading 5 MiB) when the state forbids a submission.
+    if let Err(refused) = crate::domain::kyc::transition(m.kyc_status, crate::domain::KycAction::Submit) {
+        return Err(ApiError::conflict(refused.code(), refused.message()));
+    }
+    let (form, document) = read_form(Multipart::new(req.headers(), payload)).await?;
+    let kyc_id = submit_form(&state, &m.id, form, document).await?;
+    Ok(HttpResponse::Created().json(json!({"kyc_id": kyc_id, "status": "pending"})))
+}
+
+/// `GET /api/v1/kyc`
+pub async fn status(
+    state: web::Data<AppState>,
+    AuthMerchant(m): AuthMerchant,
+) -> Result<HttpResponse, ApiError> {
+    let history = state.store.read(move |c| kyc_store::history(c, &m.id)).await?;
+    let latest = history
+        .first()
+        .ok_or_else(|| ApiError::not_found("no_kyc", "No KYC submission yet."))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "kyc_id": latest.id,
+        "status": latest.status.as_str(),
+        "submitted_at": clock::rfc3339(latest.submitted_at),
+        "reviewed_at": latest.reviewed_at.map(clock::rfc3339),
+        "review_note": latest.review_note,
+    })))
+}

@@ -1,0 +1,98 @@
+//! Background loops: secret rotation, email delivery, limiter clean-up.
+
+use crate::{clock, config::format_duration, emails, http, startup::AppState, store};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Start every background loop; the handles are aborted when the server stops.
+pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
+    let interval = state.config.jobs_interval;
+    let mut jobs = vec![
+        every(interval, state.clone(), |s| async move { rotate_due_secrets(&s).await }),
+        every(Duration::from_secs(60), state.clone(), |s| async move {
+            s.limits.retain_recent();
+        }),
+    ];
+    if state.config.smtp_url.is_some() {
+        jobs.push(every(interval.min(Duration::from_secs(10)), state, |s| async move {
+            deliver_outbox(&s).await
+        }));
+    }
+    jobs
+}
+
+fn every<F, Fut>(period: Duration, state: AppState, f: F) -> JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            f(state.clone()).await;
+        }
+    })
+}
+
+/// Issue successors for secrets within `rotate-before` of expiry, and email the merchants.
+pub async fn rotate_due_secrets(state: &AppState) {
+    let before = state.config.rotate_before.as_secs() as i64;
+    let ttl = state.config.secret_ttl.as_secs() as i64;
+    let now = clock::now();
+    let due = match state.store.read(move |c| store::secrets::due_for_rotation(c, now, before)).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(error = %e, "rotation job could not read due secrets");
+            return;
+        }
+    };
+    for d in due {
+        let (_, new) = http::secret::generate(state);
+        let now = clock::now();
+        let email = emails::secret_rotated(&d.merchant_email, &clock::rfc3339(d.expires_at.max(now)),
+            &state.config.public_url);
+        let merchant = d.merchant_id.clone();
+        match state
+            .store
+            .write(move |c| store::secrets::rotate_if_still_due(c, &d, &new, ttl, before, &email, now))
+            .await
+        {
+            Ok(true) => tracing::info!(%merchant, "rotated signing secret"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%merchant, error = %e, "secret rotation failed; will retry"),
+        }
+    }
+}
+
+/// Send due outbox emails over SMTP, backing off exponentially on failure.
+pub async fn deliver_outbox(state: &AppState) {
+    let Some(smtp) = state.config.smtp_url.clone() else { return };
+    let now = clock::now();
+    let due = match state.store.read(move |c| store::outbox::due(c, now, 50)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "mailer could not read the outbox");
+            return;
+        }
+    };
+    for email in due {
+        let result = crate::mailer::send(&smtp, &email.to, &email.subject, &email.body).await;
+        let now = clock::now();
+        let id = email.id;
+        let write = match result {
+            Ok(()) => state.store.write(move |c| store::outbox::mark_sent(c, id, now)).await,
+            Err(reason) => {
+                let backoff = Duration::from_secs(30 * 2u64.pow(email.attempts.clamp(0, 7) as u32));
+                tracing::warn!(email_id = id, %reason, retry_in = %format_duration(backoff),
+                    "email delivery failed");
+                let next = now + backoff.as_secs() as i64;
+                state.store.write(move |c| store::outbox::mark_failed(c, id, &reason, next)).await
+            }
+        };
+        if let Err(e) = write {
+            tracing::warn!(error = %e, "mailer could not record a delivery attempt");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Forward-only migrations keyed by `PRAGMA user_version`.
+
+use super::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+/// Migration 1 is `schema.sql`; append later migrations to this list, never edit old ones.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the database up to `SCHEMA_VERSION`; refuse a database from a newer binary.
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {current}, newer than this binary's \
+             {SCHEMA_VERSION}; run a newer hookgate"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op_and_newer_databases_are_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(err.to_string().contains("newer than this binary"));
+    }
+
+    #[test]
+    fn the_audit_log_is_append_only() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute("INSERT INTO audit_log (at, actor, action, target) VALUES (1,'a','b','c')", [])
+            .unwrap();
+        assert!(conn.execute("UPDATE audit_log SET actor = 'x'", []).is_err());
+        assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! All SQL lives here: the connection set-up, migrations, the read pool and the single
+//! group-commit writer. One file per table group.
+
+pub mod accounts;
+pub mod admins;
+pub mod audit;
+pub mod kyc;
+mod migrations;
+pub mod outbox;
+pub mod secrets;
+mod writer;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use std::{fmt, path::Path, time::Duration};
+
+pub use migrations::SCHEMA_VERSION;
+pub use writer::{Writer, WriterStats};
+
+/// A storage failure, split by what the caller should tell its client.
+#[derive(Debug, Clone)]
+pub enum StoreError {
+    /// Disk full, I/O error, database busy or locked beyond the timeout, writer gone: transient,
+    /// answered 503 with Retry-After.
+    Unavailable(String),
+    /// Anything else (a bug or corrupt data): answered 500.
+    Internal(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(r) => write!(f, "storage unavailable: {r}"),
+            StoreError::Internal(r) => write!(f, "storage error: {r}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(
+                DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen
+                | ReadOnly | OutOfMemory | FileLockingProtocolFailed,
+            ) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Handle to the database: a read pool and the writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    reads: r2d2::Pool<SqliteConnectionManager>,
+    writer: Writer,
+}
+
+/// How long a connection waits on a lock before SQLITE_BUSY.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Apply the per-connection settings every connection needs.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+/// Open a read-write connection with the house pragmas (WAL is a property of the file).
+pub fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
+    }
+    Ok(conn)
+}
+
+impl Store {
+    /// Open (creating and migrating when needed) the database at `path` and start the writer.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let mut conn = open_connection(path)?;
+        let version: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0))?;
+        tracing::info!(sqlite_version = %version, path = %path.display(), "database opened");
+        migrations::migrate(&mut conn)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                c.busy_timeout(BUSY_TIMEOUT)?;
+                c.pragma_update(None, "foreign_keys", "ON")
+            });
+        let reads = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)?;
+        let writer = Writer::start(conn)?;
+        Ok(Store { reads, writer })
+    }
+
+    /// Run a read on a pooled connection off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.reads.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Run a write inside the writer's group transaction; answered after the group committed.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// The writer, for its statistics.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+/// Whether a query error means "no such row".
+pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A prefixed, time-ordered identifier such as `mer_0193c9...`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A real, tiny write: proves the database file accepts commits (readiness).
+pub fn probe_write(conn: &Connection, now: i64) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('ready_probe', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [now.to_string()],
+    )?;
+    Ok(())
+}
