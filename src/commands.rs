@@ -28,13 +28,18 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
-        Command::Admin(AdminCommand::Create { email, password_stdin }) => {
-            admin_create(&config, &email, password_stdin)
-        }
+        Command::Admin(AdminCommand::Create {
+            email,
+            password_stdin,
+        }) => admin_create(&config, &email, password_stdin),
         Command::Admin(AdminCommand::Token { email }) => admin_token(&config, &email),
         Command::Check => check(&config),
         Command::Backup { out } => backup(&config, &out),
-        Command::Sign { secret, id, timestamp } => sign(&secret, id, timestamp),
+        Command::Sign {
+            secret,
+            id,
+            timestamp,
+        } => sign(&secret, id, timestamp),
     }
 }
 
@@ -58,7 +63,10 @@ fn serve(config: Config) -> ExitCode {
             data_dir = %config.data_dir.display(), "hookgate listening");
         let admins = app.admin_count().await.map_err(|e| e.to_string())?;
         if admins == 0 {
-            println!("{}", app.first_admin_hint().await.map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                app.first_admin_hint().await.map_err(|e| e.to_string())?
+            );
         }
         app.run().await.map_err(|e| e.to_string())
     });
@@ -71,7 +79,9 @@ fn serve(config: Config) -> ExitCode {
 fn read_password(password_stdin: bool) -> Result<String, String> {
     if password_stdin {
         let mut buf = String::new();
-        std::io::stdin().read_to_string(&mut buf).map_err(|e| format!("reading stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .map_err(|e| format!("reading stdin: {e}"))?;
         return Ok(buf.trim_end_matches(['\r', '\n']).to_string());
     }
     let first = rpassword::prompt_password("Password: ").map_err(|e| format!("prompt: {e}"))?;
@@ -87,9 +97,9 @@ fn admin_create(config: &Config, email: &str, password_stdin: bool) -> ExitCode 
         Ok(e) => e.to_string(),
         Err(m) => return fail(format!("--email {m}")),
     };
-    let password = match read_password(password_stdin).and_then(|p| {
-        Password::parse(&p).map_err(|m| format!("password {m}"))
-    }) {
+    let password = match read_password(password_stdin)
+        .and_then(|p| Password::parse(&p).map_err(|m| format!("password {m}")))
+    {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -99,12 +109,14 @@ fn admin_create(config: &Config, email: &str, password_stdin: bool) -> ExitCode 
     };
     let hash = crypto::hash_password(&crypto, password.expose());
     let id = store::new_id("adm");
-    let created = runtime().block_on(store.write(move |c| {
-        store::admins::create(c, &id, &email, &hash, "cli", clock::now())
-    }));
+    let created = runtime().block_on(
+        store.write(move |c| store::admins::create(c, &id, &email, &hash, "cli", clock::now())),
+    );
     match created {
         Ok(true) => {
-            eprintln!("admin created; sign in at /admin/ or mint an API token with `hookgate admin token`");
+            eprintln!(
+                "admin created; sign in at /admin/ or mint an API token with `hookgate admin token`"
+            );
             ExitCode::SUCCESS
         }
         Ok(false) => fail("an admin with this email already exists"),
@@ -121,7 +133,9 @@ fn admin_token(config: &Config, email: &str) -> ExitCode {
     let hash = crypto::token_hash(&token);
     let email = email.trim().to_string();
     let minted = runtime().block_on(store.write(move |c| {
-        let Some(admin) = store::admins::find_by_email(c, &email)? else { return Ok(false) };
+        let Some(admin) = store::admins::find_by_email(c, &email)? else {
+            return Ok(false);
+        };
         store::admins::insert_token(c, &hash, &admin, "cli", clock::now())?;
         Ok::<_, store::StoreError>(true)
     }));
@@ -148,9 +162,10 @@ pub fn check_problems(config: &Config) -> Vec<String> {
     }
     match std::fs::read(&paths.master_key) {
         Err(e) => problems.push(format!("master key {}: {e}", paths.master_key.display())),
-        Ok(bytes) if bytes.len() != 32 => {
-            problems.push(format!("master key {} is not 32 bytes", paths.master_key.display()))
-        }
+        Ok(bytes) if bytes.len() != 32 => problems.push(format!(
+            "master key {} is not 32 bytes",
+            paths.master_key.display()
+        )),
         Ok(_) => {
             #[cfg(unix)]
             {
@@ -168,7 +183,10 @@ pub fn check_problems(config: &Config) -> Vec<String> {
         }
     }
     if !paths.database.is_file() {
-        problems.push(format!("database {} does not exist", paths.database.display()));
+        problems.push(format!(
+            "database {} does not exist",
+            paths.database.display()
+        ));
         return problems;
     }
     let conn = match rusqlite::Connection::open_with_flags(
@@ -183,7 +201,9 @@ pub fn check_problems(config: &Config) -> Vec<String> {
     };
     match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
         Ok(v) if v == SCHEMA_VERSION => {}
-        Ok(v) => problems.push(format!("database schema version {v}, expected {SCHEMA_VERSION}")),
+        Ok(v) => problems.push(format!(
+            "database schema version {v}, expected {SCHEMA_VERSION}"
+        )),
         Err(e) => problems.push(format!("database is not readable: {e}")),
     }
     problems.extend(integrity_problems(&conn));
@@ -193,14 +213,19 @@ pub fn check_problems(config: &Config) -> Vec<String> {
         // A sealed secret that does not open means the key file does not belong to this database.
         let crypto = Crypto::from_key(&key);
         let sample: Option<(String, Vec<u8>)> = conn
-            .query_row("SELECT id, secret_sealed FROM webhook_secrets LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT id, secret_sealed FROM webhook_secrets LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .ok();
         if let Some((id, sealed)) = sample
-            && crypto.open(&store::secrets::seal_context(&id), &sealed).is_err()
+            && crypto
+                .open(&store::secrets::seal_context(&id), &sealed)
+                .is_err()
         {
-            problems.push("the master key does not open the stored secrets (wrong key file?)".into());
+            problems
+                .push("the master key does not open the stored secrets (wrong key file?)".into());
         }
     }
     problems
@@ -210,16 +235,22 @@ pub fn check_problems(config: &Config) -> Vec<String> {
 pub fn integrity_problems(conn: &rusqlite::Connection) -> Vec<String> {
     let mut problems = Vec::new();
     match conn.prepare("PRAGMA integrity_check").and_then(|mut s| {
-        s.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()
+        s.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()
     }) {
         Ok(lines) if lines == ["ok"] => {}
         Ok(lines) => problems.extend(lines.into_iter().map(|l| format!("integrity: {l}"))),
         Err(e) => problems.push(format!("integrity check failed to run: {e}")),
     }
     match conn.prepare("PRAGMA foreign_key_check").and_then(|mut s| {
-        s.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()
+        s.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()
     }) {
-        Ok(tables) => problems.extend(tables.into_iter().map(|t| format!("foreign key violation in {t}"))),
+        Ok(tables) => problems.extend(
+            tables
+                .into_iter()
+                .map(|t| format!("foreign key violation in {t}")),
+        ),
         Err(e) => problems.push(format!("foreign key check failed to run: {e}")),
     }
     problems
@@ -243,9 +274,11 @@ pub fn backup_to(config: &Config, out: &Path) -> Result<(), String> {
     if !db.is_file() {
         return Err(format!("database {} does not exist", db.display()));
     }
-    let src = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("opening {}: {e}", db.display()))?;
-    src.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let src =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| format!("opening {}: {e}", db.display()))?;
+    src.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
     // Write next to the destination and rename, so `out` is never a half-written file.
     let tmp = out.with_extension("partial");
     let _ = std::fs::remove_file(&tmp);
@@ -266,7 +299,10 @@ pub fn backup_to(config: &Config, out: &Path) -> Result<(), String> {
     drop(copy);
     if !problems.is_empty() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!("the copy failed verification: {}", problems.join("; ")));
+        return Err(format!(
+            "the copy failed verification: {}",
+            problems.join("; ")
+        ));
     }
     std::fs::rename(&tmp, out).map_err(|e| format!("moving into place: {e}"))?;
     Ok(())
@@ -275,8 +311,13 @@ pub fn backup_to(config: &Config, out: &Path) -> Result<(), String> {
 fn backup(config: &Config, out: &Path) -> ExitCode {
     match backup_to(config, out) {
         Ok(()) => {
-            eprintln!("backup written to {} and verified (integrity_check ok)", out.display());
-            eprintln!("keep master.key from the data dir with it: secrets cannot be opened without it");
+            eprintln!(
+                "backup written to {} and verified (integrity_check ok)",
+                out.display()
+            );
+            eprintln!(
+                "keep master.key from the data dir with it: secrets cannot be opened without it"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -296,6 +337,9 @@ fn sign(secret: &str, id: Option<String>, timestamp: Option<i64>) -> ExitCode {
     let ts = timestamp.unwrap_or_else(clock::now);
     println!("webhook-id: {id}");
     println!("webhook-timestamp: {ts}");
-    println!("webhook-signature: {}", signature::sign(secret.key(), &id, ts, &body));
+    println!(
+        "webhook-signature: {}",
+        signature::sign(secret.key(), &id, ts, &body)
+    );
     ExitCode::SUCCESS
 }

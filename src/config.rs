@@ -105,7 +105,10 @@ impl Config {
                 match $parse(raw.trim()) {
                     Ok(v) => Some(v),
                     Err(message) => {
-                        errors.push(ConfigError { option: $flag, message });
+                        errors.push(ConfigError {
+                            option: $flag,
+                            message,
+                        });
                         None
                     }
                 }
@@ -115,20 +118,32 @@ impl Config {
         let secret_ttl = pick!(secret_ttl, "secret-ttl", "90d", parse_positive_duration);
         let secret_grace = pick!(secret_grace, "secret-grace", "24h", parse_duration);
         let rotate_before = pick!(rotate_before, "rotate-before", "14d", parse_duration);
-        let timestamp_tolerance =
-            pick!(timestamp_tolerance, "timestamp-tolerance", "5m", parse_positive_duration);
+        let timestamp_tolerance = pick!(
+            timestamp_tolerance,
+            "timestamp-tolerance",
+            "5m",
+            parse_positive_duration
+        );
         let max_body = pick!(max_body, "max-body", "1MiB", parse_size);
         let merchant_rate = pick!(merchant_rate, "merchant-rate", "100/s", parse_rate);
         let ip_rate = pick!(ip_rate, "ip-rate", "50/s", parse_rate);
         let retention = pick!(retention, "retention", "30d", parse_positive_duration);
         let log_format = pick!(log_format, "log-format", "text", parse_log_format);
-        let jobs_interval = pick!(jobs_interval, "jobs-interval", "30s", parse_positive_duration);
+        let jobs_interval = pick!(
+            jobs_interval,
+            "jobs-interval",
+            "30s",
+            parse_positive_duration
+        );
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
             Some(raw) => match parse_smtp_url(raw.trim()) {
                 Ok(v) => Some(Some(v)),
                 Err(message) => {
-                    errors.push(ConfigError { option: "smtp-url", message });
+                    errors.push(ConfigError {
+                        option: "smtp-url",
+                        message,
+                    });
                     None
                 }
             },
@@ -152,7 +167,10 @@ impl Config {
             (Some(url), _) => match parse_public_url(url.trim()) {
                 Ok(u) => Some(u),
                 Err(message) => {
-                    errors.push(ConfigError { option: "public-url", message });
+                    errors.push(ConfigError {
+                        option: "public-url",
+                        message,
+                    });
                     None
                 }
             },
@@ -174,7 +192,12 @@ impl Config {
             return Err(errors);
         }
         // Every field is Some when no error was recorded.
-        let missing = |option| vec![ConfigError { option, message: "missing".into() }];
+        let missing = |option| {
+            vec![ConfigError {
+                option,
+                message: "missing".into(),
+            }]
+        };
         Ok(Config {
             data_dir: data_dir.ok_or_else(|| missing("data-dir"))?,
             bind: bind.ok_or_else(|| missing("bind"))?,
@@ -218,7 +241,11 @@ fn load_file(path: &std::path::Path) -> Result<FileOptions, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError {
         option: "config",
-        message: format!("{} is not a valid config file: {}", path.display(), e.message()),
+        message: format!(
+            "{} is not a valid config file: {}",
+            path.display(),
+            e.message()
+        ),
     })
 }
 
@@ -256,7 +283,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(1),
             "s" => Duration::from_secs(1),
@@ -267,7 +296,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         let n = u32::try_from(n).map_err(|_| bad())?;
-        total = total.checked_add(unit.checked_mul(n).ok_or_else(bad)?).ok_or_else(bad)?;
+        total = total
+            .checked_add(unit.checked_mul(n).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -288,7 +319,7 @@ pub fn format_duration(d: Duration) -> String {
         return format!("{}ms", d.as_millis());
     }
     for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s % len == 0 {
+        if s.is_multiple_of(len) {
             return format!("{}{unit}", s / len);
         }
     }
@@ -352,7 +383,8 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => (
             h,
-            p.parse::<u16>().map_err(|_| format!("port '{p}' is not a number"))?,
+            p.parse::<u16>()
+                .map_err(|_| format!("port '{p}' is not a number"))?,
         ),
         None => (hostport, 25),
     };
@@ -366,7 +398,12 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
             None => (Some(percent_decode(u)?), None),
         },
     };
-    Ok(SmtpUrl { host: host.to_string(), port, username, password })
+    Ok(SmtpUrl {
+        host: host.to_string(),
+        port,
+        username,
+        password,
+    })
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {

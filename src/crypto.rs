@@ -45,7 +45,10 @@ impl Crypto {
                 let key: [u8; MASTER_KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("master key file {} is not {MASTER_KEY_LEN} bytes", path.display()),
+                        format!(
+                            "master key file {} is not {MASTER_KEY_LEN} bytes",
+                            path.display()
+                        ),
                     )
                 })?;
                 Ok(Crypto::from_key(&key))
@@ -66,13 +69,18 @@ impl Crypto {
     pub fn random_bytes<const N: usize>(&self) -> [u8; N] {
         let mut buf = [0u8; N];
         // The OS random source failing is not recoverable for a security product.
-        self.rng.fill(&mut buf).expect("system random source failed");
+        self.rng
+            .fill(&mut buf)
+            .expect("system random source failed");
         buf
     }
 
     /// A new opaque token: `prefix` + 32 random bytes in URL-safe base64.
     pub fn new_token(&self, prefix: &str) -> String {
-        format!("{prefix}{}", URL_SAFE_NO_PAD.encode(self.random_bytes::<32>()))
+        format!(
+            "{prefix}{}",
+            URL_SAFE_NO_PAD.encode(self.random_bytes::<32>())
+        )
     }
 
     /// A 6-digit one-time code, uniformly distributed.
@@ -88,7 +96,9 @@ impl Crypto {
 
     /// Keyed MAC of a short secret (OTP) bound to a context; the database alone cannot brute it.
     pub fn mac(&self, context: &str, value: &str) -> Vec<u8> {
-        hmac::sign(&self.mac, format!("{context}\0{value}").as_bytes()).as_ref().to_vec()
+        hmac::sign(&self.mac, format!("{context}\0{value}").as_bytes())
+            .as_ref()
+            .to_vec()
     }
 
     /// Constant-time check of `mac(context, value) == tag`.
@@ -133,7 +143,9 @@ impl Crypto {
 
 /// SHA-256 of a bearer token, as stored in the database (tokens are never stored in clear).
 pub fn token_hash(token: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, token.as_bytes()).as_ref().to_vec()
+    digest::digest(&digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
 }
 
 /// SHA-256 hex of arbitrary bytes (body hashes, ETags).
@@ -164,7 +176,9 @@ pub fn hash_password(crypto: &Crypto, password: &str) -> String {
 /// Verify a password against a stored PHC string (constant time inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::PasswordVerifier;
-    argon2::Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
 }
 
 /// A PHC hash of a random password, to verify against when the account does not exist, so that
@@ -202,7 +216,10 @@ mod tests {
         assert!(!sealed.windows(9).any(|w| w == b"whsec_abc"));
         assert_eq!(c.open("secret:1", &sealed).unwrap(), b"whsec_abc");
         assert_eq!(c.open("secret:2", &sealed), Err(OpenError));
-        assert_eq!(Crypto::from_key(&[8u8; 32]).open("secret:1", &sealed), Err(OpenError));
+        assert_eq!(
+            Crypto::from_key(&[8u8; 32]).open("secret:1", &sealed),
+            Err(OpenError)
+        );
         let mut tampered = sealed.clone();
         tampered[14] ^= 1;
         assert_eq!(c.open("secret:1", &tampered), Err(OpenError));

@@ -3,54 +3,87 @@
 use crate::store::outbox::OutgoingEmail;
 
 fn email(to: &str, subject: impl Into<String>, body: String) -> OutgoingEmail {
-    OutgoingEmail { to: to.to_string(), subject: subject.into(), body }
+    OutgoingEmail {
+        to: to.to_string(),
+        subject: subject.into(),
+        body,
+    }
 }
 
 /// The one-time email verification code.
 pub fn verification_code(to: &str, code: &str, minutes: i64) -> OutgoingEmail {
-    email(to, format!("Your hookgate verification code: {code}"), format!(
-        "Your verification code is {code}.\n\nIt expires in {minutes} minutes. If you did not \
+    email(
+        to,
+        format!("Your hookgate verification code: {code}"),
+        format!(
+            "Your verification code is {code}.\n\nIt expires in {minutes} minutes. If you did not \
          sign up for hookgate, ignore this email.\n"
-    ))
+        ),
+    )
 }
 
 /// KYC approved: the merchant can fetch their signing secret.
-pub fn kyc_approved(to: &str, business_name: &str, key_id: &str, public_url: &str) -> OutgoingEmail {
-    email(to, "Your hookgate account is approved", format!(
-        "Good news: the KYC review of {business_name} is approved.\n\nYour key id is {key_id}. \
+pub fn kyc_approved(
+    to: &str,
+    business_name: &str,
+    key_id: &str,
+    public_url: &str,
+) -> OutgoingEmail {
+    email(
+        to,
+        "Your hookgate account is approved",
+        format!(
+            "Good news: the KYC review of {business_name} is approved.\n\nYour key id is {key_id}. \
          Your webhook signing secret is ready in your dashboard: {public_url}/\n"
-    ))
+        ),
+    )
 }
 
 /// KYC rejected.
 pub fn kyc_rejected(to: &str, reason: &str, public_url: &str) -> OutgoingEmail {
-    email(to, "Your hookgate KYC submission was rejected", format!(
-        "Your KYC submission was rejected.\n\nReason: {reason}\n\nYou may submit again: \
+    email(
+        to,
+        "Your hookgate KYC submission was rejected",
+        format!(
+            "Your KYC submission was rejected.\n\nReason: {reason}\n\nYou may submit again: \
          {public_url}/\n"
-    ))
+        ),
+    )
 }
 
 /// KYC needs changes.
 pub fn kyc_changes_requested(to: &str, reason: &str, public_url: &str) -> OutgoingEmail {
-    email(to, "Changes requested on your hookgate KYC submission", format!(
-        "Our review asks for changes to your KYC submission.\n\nWhat to change: {reason}\n\n\
+    email(
+        to,
+        "Changes requested on your hookgate KYC submission",
+        format!(
+            "Our review asks for changes to your KYC submission.\n\nWhat to change: {reason}\n\n\
          Submit again here: {public_url}/\n"
-    ))
+        ),
+    )
 }
 
 /// Approval revoked; secrets no longer verify.
 pub fn kyc_revoked(to: &str, reason: &str) -> OutgoingEmail {
-    email(to, "Your hookgate approval was revoked", format!(
-        "Your KYC approval was revoked and your webhook signing secrets no longer verify.\n\n\
+    email(
+        to,
+        "Your hookgate approval was revoked",
+        format!(
+            "Your KYC approval was revoked and your webhook signing secrets no longer verify.\n\n\
          Reason: {reason}\n"
-    ))
+        ),
+    )
 }
 
 /// A successor secret was issued automatically.
 pub fn secret_rotated(to: &str, old_valid_until: &str, public_url: &str) -> OutgoingEmail {
-    email(to, "Your hookgate signing secret was rotated", format!(
-        "A new webhook signing secret was issued because the current one is about to expire.\n\n\
+    email(
+        to,
+        "Your hookgate signing secret was rotated",
+        format!(
+            "A new webhook signing secret was issued because the current one is about to expire.\n\n\
          The previous secret keeps verifying until {old_valid_until}. Copy the new one from your \
          dashboard and deploy it before then: {public_url}/\n"
-    ))
+        ),
+    )
 }

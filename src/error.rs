@@ -13,7 +13,10 @@ pub struct Violation {
 
 impl Violation {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Violation { field: field.into(), message: message.into() }
+        Violation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -38,7 +41,13 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), violations: Vec::new(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            violations: Vec::new(),
+            retry_after: None,
+        }
     }
 
     pub fn validation(violations: Vec<Violation>) -> Self {
@@ -106,7 +115,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -121,7 +136,11 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body { error: self.code, message: &self.message, violations: &self.violations })
+        res.json(Body {
+            error: self.code,
+            message: &self.message,
+            violations: &self.violations,
+        })
     }
 }
 

@@ -8,15 +8,19 @@ use tokio::task::JoinHandle;
 pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
     let interval = state.config.jobs_interval;
     let mut jobs = vec![
-        every(interval, state.clone(), |s| async move { rotate_due_secrets(&s).await }),
+        every(interval, state.clone(), |s| async move {
+            rotate_due_secrets(&s).await
+        }),
         every(Duration::from_secs(60), state.clone(), |s| async move {
             s.limits.retain_recent();
         }),
     ];
     if state.config.smtp_url.is_some() {
-        jobs.push(every(interval.min(Duration::from_secs(10)), state, |s| async move {
-            deliver_outbox(&s).await
-        }));
+        jobs.push(every(
+            interval.min(Duration::from_secs(10)),
+            state,
+            |s| async move { deliver_outbox(&s).await },
+        ));
     }
     jobs
 }
@@ -41,7 +45,11 @@ pub async fn rotate_due_secrets(state: &AppState) {
     let before = state.config.rotate_before.as_secs() as i64;
     let ttl = state.config.secret_ttl.as_secs() as i64;
     let now = clock::now();
-    let due = match state.store.read(move |c| store::secrets::due_for_rotation(c, now, before)).await {
+    let due = match state
+        .store
+        .read(move |c| store::secrets::due_for_rotation(c, now, before))
+        .await
+    {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "rotation job could not read due secrets");
@@ -51,12 +59,17 @@ pub async fn rotate_due_secrets(state: &AppState) {
     for d in due {
         let (_, new) = http::secret::generate(state);
         let now = clock::now();
-        let email = emails::secret_rotated(&d.merchant_email, &clock::rfc3339(d.expires_at.max(now)),
-            &state.config.public_url);
+        let email = emails::secret_rotated(
+            &d.merchant_email,
+            &clock::rfc3339(d.expires_at.max(now)),
+            &state.config.public_url,
+        );
         let merchant = d.merchant_id.clone();
         match state
             .store
-            .write(move |c| store::secrets::rotate_if_still_due(c, &d, &new, ttl, before, &email, now))
+            .write(move |c| {
+                store::secrets::rotate_if_still_due(c, &d, &new, ttl, before, &email, now)
+            })
             .await
         {
             Ok(true) => tracing::info!(%merchant, "rotated signing secret"),
@@ -68,9 +81,15 @@ pub async fn rotate_due_secrets(state: &AppState) {
 
 /// Send due outbox emails over SMTP, backing off exponentially on failure.
 pub async fn deliver_outbox(state: &AppState) {
-    let Some(smtp) = state.config.smtp_url.clone() else { return };
+    let Some(smtp) = state.config.smtp_url.clone() else {
+        return;
+    };
     let now = clock::now();
-    let due = match state.store.read(move |c| store::outbox::due(c, now, 50)).await {
+    let due = match state
+        .store
+        .read(move |c| store::outbox::due(c, now, 50))
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "mailer could not read the outbox");
@@ -82,17 +101,52 @@ pub async fn deliver_outbox(state: &AppState) {
         let now = clock::now();
         let id = email.id;
         let write = match result {
-            Ok(()) => state.store.write(move |c| store::outbox::mark_sent(c, id, now)).await,
+            Ok(()) => {
+                state
+                    .store
+                    .write(move |c| store::outbox::mark_sent(c, id, now))
+                    .await
+            }
             Err(reason) => {
-                let backoff = Duration::from_secs(30 * 2u64.pow(email.attempts.clamp(0, 7) as u32));
+                let backoff = retry_backoff(state.config.jobs_interval, email.attempts);
                 tracing::warn!(email_id = id, %reason, retry_in = %format_duration(backoff),
                     "email delivery failed");
                 let next = now + backoff.as_secs() as i64;
-                state.store.write(move |c| store::outbox::mark_failed(c, id, &reason, next)).await
+                state
+                    .store
+                    .write(move |c| store::outbox::mark_failed(c, id, &reason, next))
+                    .await
             }
         };
         if let Err(e) = write {
             tracing::warn!(error = %e, "mailer could not record a delivery attempt");
         }
+    }
+}
+
+/// Delay before the next delivery attempt: the jobs interval (at least 1 s) doubled per failed
+/// attempt, capped at one hour.
+pub fn retry_backoff(interval: Duration, attempts: i64) -> Duration {
+    let base = interval.max(Duration::from_secs(1));
+    base.saturating_mul(1 << attempts.clamp(0, 12) as u32)
+        .min(Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn delivery_retries_back_off_exponentially_up_to_an_hour() {
+        let i = Duration::from_secs(30);
+        assert_eq!(retry_backoff(i, 0), Duration::from_secs(30));
+        assert_eq!(retry_backoff(i, 1), Duration::from_secs(60));
+        assert_eq!(retry_backoff(i, 3), Duration::from_secs(240));
+        assert_eq!(retry_backoff(i, 50), Duration::from_secs(3600));
+        assert_eq!(
+            retry_backoff(Duration::from_millis(10), 0),
+            Duration::from_secs(1)
+        );
     }
 }

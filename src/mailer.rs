@@ -65,7 +65,10 @@ async fn session(smtp: &SmtpUrl, to: &str, subject: &str, body: &str) -> Result<
         message.push_str("\r\n");
     }
     message.push_str(".\r\n");
-    write.write_all(message.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
+    write
+        .write_all(message.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
     expect(&mut read, 250, "end of data").await?;
     let _ = command(&mut write, &mut read, "QUIT", 221).await;
     Ok(())
@@ -85,10 +88,17 @@ where
 }
 
 /// Read a (possibly multi-line) reply and check its code.
-async fn expect<R: AsyncBufReadExt + Unpin>(read: &mut R, code: u16, step: &str) -> Result<(), String> {
+async fn expect<R: AsyncBufReadExt + Unpin>(
+    read: &mut R,
+    code: u16,
+    step: &str,
+) -> Result<(), String> {
     loop {
         let mut line = String::new();
-        let n = read.read_line(&mut line).await.map_err(|e| format!("read: {e}"))?;
+        let n = read
+            .read_line(&mut line)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err(format!("{step}: connection closed"));
         }

@@ -47,11 +47,13 @@ impl DataPaths {
 pub fn open_data(config: &Config) -> Result<(Store, Arc<Crypto>), StartupError> {
     let paths = DataPaths::new(config);
     create_private_dir(&paths.dir).map_err(|e| {
-        StartupError(format!("--data-dir {}: cannot create: {e}", paths.dir.display()))
+        StartupError(format!(
+            "--data-dir {}: cannot create: {e}",
+            paths.dir.display()
+        ))
     })?;
-    let crypto = Crypto::load_or_create(&paths.master_key).map_err(|e| {
-        StartupError(format!("master key {}: {e}", paths.master_key.display()))
-    })?;
+    let crypto = Crypto::load_or_create(&paths.master_key)
+        .map_err(|e| StartupError(format!("master key {}: {e}", paths.master_key.display())))?;
     let store = Store::open(&paths.database)
         .map_err(|e| StartupError(format!("database {}: {e}", paths.database.display())))?;
     Ok((store, Arc::new(crypto)))
@@ -81,7 +83,10 @@ impl Application {
         let (store, crypto) = open_data(&config)?;
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| StartupError(format!("--bind {}: {e}", config.bind)))?;
-        let port = listener.local_addr().map_err(|e| StartupError(e.to_string()))?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError(e.to_string()))?
+            .port();
         let state = AppState {
             limits: Arc::new(http::limits::Limits::new(&config)),
             config: Arc::new(config),
@@ -90,12 +95,18 @@ impl Application {
         };
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new().app_data(web::Data::new(app_state.clone())).configure(http::configure)
+            App::new()
+                .app_data(web::Data::new(app_state.clone()))
+                .configure(http::configure)
         })
         .listen(listener)
         .map_err(|e| StartupError(format!("cannot listen: {e}")))?
         .run();
-        Ok(Application { port, server, state })
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
     }
 
     /// The bound port (useful with port 0).

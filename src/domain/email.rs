@@ -20,9 +20,10 @@ impl Email {
         if local.is_empty() || local.len() > 64 {
             return Err("must have 1 to 64 characters before the @");
         }
-        let local_ok = local.chars().all(|c| {
-            c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        }) && !local.starts_with('.')
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
@@ -61,15 +62,27 @@ mod tests {
 
     #[test]
     fn valid_addresses_parse_and_domains_are_lowercased() {
-        assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "Ada@example.com");
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "Ada@example.com"
+        );
         assert!(Email::parse("a.b+tag@sub.example.co").is_ok());
     }
 
     #[test]
     fn invalid_addresses_are_refused() {
-        for bad in ["", "plain", "@x.com", "a@", "a@b", "a@-b.com", "a..b@x.com", "a b@x.com",
-            "a@x..com", ".a@x.com"]
-        {
+        for bad in [
+            "",
+            "plain",
+            "@x.com",
+            "a@",
+            "a@b",
+            "a@-b.com",
+            "a..b@x.com",
+            "a b@x.com",
+            "a@x..com",
+            ".a@x.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let long = format!("{}@x.com", "a".repeat(65));

@@ -158,7 +158,9 @@ impl DocumentKind {
     }
 
     pub fn from_mime(mime: &str) -> Option<DocumentKind> {
-        [DocumentKind::Pdf, DocumentKind::Png, DocumentKind::Jpeg].into_iter().find(|k| k.mime() == mime)
+        [DocumentKind::Pdf, DocumentKind::Png, DocumentKind::Jpeg]
+            .into_iter()
+            .find(|k| k.mime() == mime)
     }
 }
 
@@ -191,7 +193,10 @@ impl KycForm {
             if value.is_empty() {
                 v.push(Violation::new(field, "is required"));
             } else if value.chars().count() > max {
-                v.push(Violation::new(field, format!("must be at most {max} characters")));
+                v.push(Violation::new(
+                    field,
+                    format!("must be at most {max} characters"),
+                ));
             } else if value.chars().any(|c| c.is_control() && c != '\n') {
                 v.push(Violation::new(field, "must not contain control characters"));
             }
@@ -204,20 +209,37 @@ impl KycForm {
         let phone_raw = text("contact_phone", &self.contact_phone, 32);
         let country = country_raw.to_ascii_uppercase();
         if !country.is_empty() && country.len() == 2 && !is_iso_country(&country) {
-            v.push(Violation::new("country", "must be an ISO 3166-1 alpha-2 code such as NG or DE"));
+            v.push(Violation::new(
+                "country",
+                "must be an ISO 3166-1 alpha-2 code such as NG or DE",
+            ));
         }
-        let phone: String = phone_raw.chars().filter(|c| !" -().".contains(*c)).collect();
+        let phone: String = phone_raw
+            .chars()
+            .filter(|c| !" -().".contains(*c))
+            .collect();
         let digits = phone.strip_prefix('+').unwrap_or(&phone);
         if !phone_raw.is_empty()
             && phone_raw.chars().count() <= 32
-            && !(digits.len() >= 7 && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+            && !(digits.len() >= 7
+                && digits.len() <= 15
+                && digits.bytes().all(|b| b.is_ascii_digit()))
         {
-            v.push(Violation::new("contact_phone", "must be a phone number such as +2348123456789"));
+            v.push(Violation::new(
+                "contact_phone",
+                "must be a phone number such as +2348123456789",
+            ));
         }
         if !v.is_empty() {
             return Err(v);
         }
-        Ok(KycDetails { legal_name, registration_number, country, address, contact_phone: phone })
+        Ok(KycDetails {
+            legal_name,
+            registration_number,
+            country,
+            address,
+            contact_phone: phone,
+        })
     }
 }
 
@@ -259,7 +281,13 @@ mod tests {
 
     #[test]
     fn every_other_transition_is_refused() {
-        let actions = [A::Submit, A::Approve, A::Reject, A::RequestChanges, A::Revoke];
+        let actions = [
+            A::Submit,
+            A::Approve,
+            A::Reject,
+            A::RequestChanges,
+            A::Revoke,
+        ];
         let mut refused = 0;
         for from in S::ALL {
             for action in actions {
@@ -270,7 +298,10 @@ mod tests {
                         | (S::Approved, A::Revoke)
                 );
                 if !allowed {
-                    assert_eq!(transition(from, action), Err(TransitionRefused { from, action }));
+                    assert_eq!(
+                        transition(from, action),
+                        Err(TransitionRefused { from, action })
+                    );
                     refused += 1;
                 }
             }
@@ -280,10 +311,22 @@ mod tests {
 
     #[test]
     fn refused_submissions_have_the_contract_codes() {
-        assert_eq!(transition(S::Pending, A::Submit).unwrap_err().code(), "kyc_already_pending");
-        assert_eq!(transition(S::Approved, A::Submit).unwrap_err().code(), "kyc_already_approved");
-        assert_eq!(transition(S::Revoked, A::Submit).unwrap_err().code(), "kyc_revoked");
-        assert_eq!(transition(S::Rejected, A::Approve).unwrap_err().code(), "invalid_transition");
+        assert_eq!(
+            transition(S::Pending, A::Submit).unwrap_err().code(),
+            "kyc_already_pending"
+        );
+        assert_eq!(
+            transition(S::Approved, A::Submit).unwrap_err().code(),
+            "kyc_already_approved"
+        );
+        assert_eq!(
+            transition(S::Revoked, A::Submit).unwrap_err().code(),
+            "kyc_revoked"
+        );
+        assert_eq!(
+            transition(S::Rejected, A::Approve).unwrap_err().code(),
+            "invalid_transition"
+        );
     }
 
     #[test]
@@ -296,9 +339,18 @@ mod tests {
 
     #[test]
     fn documents_are_typed_by_content() {
-        assert_eq!(DocumentKind::sniff(b"%PDF-1.7\n..."), Some(DocumentKind::Pdf));
-        assert_eq!(DocumentKind::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(DocumentKind::Png));
-        assert_eq!(DocumentKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(DocumentKind::Jpeg));
+        assert_eq!(
+            DocumentKind::sniff(b"%PDF-1.7\n..."),
+            Some(DocumentKind::Pdf)
+        );
+        assert_eq!(
+            DocumentKind::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(DocumentKind::Png)
+        );
+        assert_eq!(
+            DocumentKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(DocumentKind::Jpeg)
+        );
         assert_eq!(DocumentKind::sniff(b"MZ\x90\x00 an exe named x.pdf"), None);
         assert_eq!(DocumentKind::sniff(b""), None);
     }
@@ -318,9 +370,16 @@ mod tests {
             address: None,
             contact_phone: Some("call me".into()),
         };
-        let fields: Vec<_> =
-            form.validate().unwrap_err().into_iter().map(|v| v.field).collect();
-        assert_eq!(fields, ["legal_name", "address", "country", "contact_phone"]);
+        let fields: Vec<_> = form
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["legal_name", "address", "country", "contact_phone"]
+        );
 
         let ok = KycForm {
             legal_name: Some("Acme Ltd".into()),

@@ -62,7 +62,9 @@ pub enum SecretState {
     /// The merchant's newest secret, valid.
     Current,
     /// Superseded, still verifying until `until`.
-    InGrace { until: i64 },
+    InGrace {
+        until: i64,
+    },
     /// Past its expiry (it may have been the current one).
     Expired,
     /// Superseded and past its grace.
@@ -90,7 +92,10 @@ impl SecretTimes {
 
     /// Whether signatures made with this secret are accepted at `now`.
     pub fn verifies_at(&self, now: i64) -> bool {
-        matches!(self.state_at(now), SecretState::Current | SecretState::InGrace { .. })
+        matches!(
+            self.state_at(now),
+            SecretState::Current | SecretState::InGrace { .. }
+        )
     }
 
     /// The last moment (exclusive) this secret verifies, ignoring revocation.
@@ -105,7 +110,9 @@ impl SecretTimes {
 /// Whether the current secret must be succeeded at `now`: within `rotate_before` of its expiry
 /// (automatic rotation), or already expired.
 pub fn rotation_due(current: &SecretTimes, now: i64, rotate_before_secs: i64) -> bool {
-    !current.revoked && current.superseded_at.is_none() && now >= current.expires_at - rotate_before_secs
+    !current.revoked
+        && current.superseded_at.is_none()
+        && now >= current.expires_at - rotate_before_secs
 }
 
 /// How a secret is superseded by a successor issued at `now`.
@@ -146,7 +153,10 @@ mod tests {
         assert!(shown.starts_with("whsec_"));
         assert_eq!(WebhookSecret::parse(&shown).unwrap(), s);
         assert!(WebhookSecret::parse("whsec_!!!").is_err());
-        assert!(WebhookSecret::parse("whsec_YWJj").is_err(), "3 bytes is too short");
+        assert!(
+            WebhookSecret::parse("whsec_YWJj").is_err(),
+            "3 bytes is too short"
+        );
         assert!(!format!("{s:?}").contains(&shown[6..]));
     }
 
@@ -173,7 +183,10 @@ mod tests {
     #[test]
     fn grace_never_outlives_expiry() {
         let s = fresh(1000, 100);
-        assert_eq!(grace_after_rotation(&s, 1090, Rotation::Manual { grace_secs: 50 }), Some(1100));
+        assert_eq!(
+            grace_after_rotation(&s, 1090, Rotation::Manual { grace_secs: 50 }),
+            Some(1100)
+        );
     }
 
     #[test]
@@ -198,9 +211,15 @@ mod tests {
         let s = fresh(1000, 100);
         assert!(!rotation_due(&s, 1079, 20));
         assert!(rotation_due(&s, 1080, 20));
-        assert!(rotation_due(&s, 5000, 20), "an expired current secret is due too");
+        assert!(
+            rotation_due(&s, 5000, 20),
+            "an expired current secret is due too"
+        );
         let mut old = s;
         old.superseded_at = Some(1080);
-        assert!(!rotation_due(&old, 1090, 20), "a superseded secret is not rotated again");
+        assert!(
+            !rotation_due(&old, 1090, 20),
+            "a superseded secret is not rotated again"
+        );
     }
 }

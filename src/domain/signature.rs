@@ -62,7 +62,13 @@ mod tests {
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         assert!(!verify(key.key(), ID, "1614265330", &body, EXPECTED));
-        assert!(!verify(key.key(), "msg_other", "1614265330", BODY, EXPECTED));
+        assert!(!verify(
+            key.key(),
+            "msg_other",
+            "1614265330",
+            BODY,
+            EXPECTED
+        ));
         assert!(!verify(key.key(), ID, "1614265331", BODY, EXPECTED));
     }
 
@@ -71,7 +77,13 @@ mod tests {
         let key = WebhookSecret::parse(SECRET).unwrap();
         let header = format!("v2,abc v1,bm90IHRoaXM= {EXPECTED} v1a,zzz");
         assert!(verify(key.key(), ID, "1614265330", BODY, &header));
-        assert!(!verify(key.key(), ID, "1614265330", BODY, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+        assert!(!verify(
+            key.key(),
+            ID,
+            "1614265330",
+            BODY,
+            "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        ));
         assert!(!verify(key.key(), ID, "1614265330", BODY, ""));
         assert!(!verify(key.key(), ID, "1614265330", BODY, "v1,%%%"));
     }

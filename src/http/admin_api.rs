@@ -20,7 +20,10 @@ pub fn scope() -> actix_web::Scope {
         .route("/kyc/{kyc_id}/document", web::get().to(document))
         .route("/kyc/{kyc_id}/approve", web::post().to(approve))
         .route("/kyc/{kyc_id}/reject", web::post().to(reject))
-        .route("/kyc/{kyc_id}/request-changes", web::post().to(request_changes))
+        .route(
+            "/kyc/{kyc_id}/request-changes",
+            web::post().to(request_changes),
+        )
         .route("/merchants/{merchant_id}/revoke", web::post().to(revoke))
         .route("/outbox", web::get().to(outbox))
         .route("/audit", web::get().to(audit))
@@ -35,14 +38,20 @@ pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     let mut v = Vec::new();
     if limit == 0 || limit > MAX_LIMIT {
-        v.push(Violation::new("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        v.push(Violation::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let cursor = match cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => match c.parse::<i64>() {
             Ok(n) if n > 0 => Some(n),
             _ => {
-                v.push(Violation::new("cursor", "is not a cursor returned by this API"));
+                v.push(Violation::new(
+                    "cursor",
+                    "is not a cursor returned by this API",
+                ));
                 None
             }
         },
@@ -79,14 +88,19 @@ async fn list_kyc(
 ) -> Result<HttpResponse, ApiError> {
     let status = status_filter(q.status.as_deref())?;
     let (limit, _) = page(q.limit, None)?;
-    let items = state.store.read(move |c| kyc_store::queue(c, status, limit)).await?;
+    let items = state
+        .store
+        .read(move |c| kyc_store::queue(c, status, limit))
+        .await?;
     let items: Vec<_> = items
         .into_iter()
-        .map(|i| json!({
-            "kyc_id": i.kyc_id, "merchant_id": i.merchant_id, "business_name": i.business_name,
-            "legal_name": i.legal_name, "country": i.country, "status": i.status,
-            "submitted_at": clock::rfc3339(i.submitted_at),
-        }))
+        .map(|i| {
+            json!({
+                "kyc_id": i.kyc_id, "merchant_id": i.merchant_id, "business_name": i.business_name,
+                "legal_name": i.legal_name, "country": i.country, "status": i.status,
+                "submitted_at": clock::rfc3339(i.submitted_at),
+            })
+        })
         .collect();
     Ok(HttpResponse::Ok().json(items))
 }
@@ -122,7 +136,9 @@ async fn get_kyc(
     let found = state
         .store
         .read(move |c| {
-            let Some(sub) = kyc_store::get(c, &id)? else { return Ok(None) };
+            let Some(sub) = kyc_store::get(c, &id)? else {
+                return Ok(None);
+            };
             let merchant = store::accounts::get(c, &sub.merchant_id)?;
             let history = kyc_store::history(c, &sub.merchant_id)?;
             Ok(Some((sub, merchant, history)))
@@ -134,22 +150,32 @@ async fn get_kyc(
         "merchant_id": m.id, "email": m.email, "business_name": m.business_name,
         "kyc_status": m.kyc_status.as_str(), "key_id": m.key_id,
     })));
-    body["history"] = history.iter().filter(|h| h.id != sub.id).map(submission_json).collect();
+    body["history"] = history
+        .iter()
+        .filter(|h| h.id != sub.id)
+        .map(submission_json)
+        .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
 /// Decrypted document bytes with their type and a download name.
-pub async fn load_document(state: &AppState, kyc_id: String) -> Result<(String, String, Vec<u8>), ApiError> {
+pub async fn load_document(
+    state: &AppState,
+    kyc_id: String,
+) -> Result<(String, String, Vec<u8>), ApiError> {
     let id = kyc_id.clone();
     let (mime, name, sealed) = state
         .store
         .read(move |c| kyc_store::document(c, &id))
         .await?
         .ok_or_else(no_kyc)?;
-    let bytes = state.crypto.open(&kyc_store::document_context(&kyc_id), &sealed).map_err(|_| {
-        tracing::error!(%kyc_id, "a stored document does not open with the master key");
-        ApiError::internal()
-    })?;
+    let bytes = state
+        .crypto
+        .open(&kyc_store::document_context(&kyc_id), &sealed)
+        .map_err(|_| {
+            tracing::error!(%kyc_id, "a stored document does not open with the master key");
+            ApiError::internal()
+        })?;
     Ok((mime, name, bytes))
 }
 
@@ -168,7 +194,10 @@ async fn document(
     let (mime, _name, bytes) = load_document(&state, kyc_id.clone()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, mime.clone()))
-        .insert_header((header::CONTENT_DISPOSITION, disposition("attachment", &kyc_id, &mime)))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            disposition("attachment", &kyc_id, &mime),
+        ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"))
         .body(bytes))
@@ -184,10 +213,16 @@ struct NoteBody {
 pub fn required_reason(raw: Option<&str>) -> Result<String, ApiError> {
     let reason = raw.unwrap_or_default().trim();
     if reason.is_empty() {
-        return Err(ApiError::validation(vec![Violation::new("reason", "is required")]));
+        return Err(ApiError::validation(vec![Violation::new(
+            "reason",
+            "is required",
+        )]));
     }
     if reason.chars().count() > 2000 {
-        return Err(ApiError::validation(vec![Violation::new("reason", "must be at most 2000 characters")]));
+        return Err(ApiError::validation(vec![Violation::new(
+            "reason",
+            "must be at most 2000 characters",
+        )]));
     }
     Ok(reason.to_string())
 }
@@ -207,7 +242,10 @@ pub async fn decide(
         .store
         .write(move |c| {
             let ctx = kyc_store::DecisionContext {
-                actor: &actor, now, secret_ttl_secs: ttl, public_url: &public_url,
+                actor: &actor,
+                now,
+                secret_ttl_secs: ttl,
+                public_url: &public_url,
             };
             kyc_store::decide(c, &kyc_id, decision, &ctx)
         })
@@ -231,9 +269,16 @@ async fn approve(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: NoteBody = optional_json(&body)?;
-    let note = body.note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    let note = body
+        .note
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     let (_secret, new_secret) = super::secret::generate(&state);
-    let decision = Decision::Approve { note, secret: new_secret, key_id: new_key_id(&state) };
+    let decision = Decision::Approve {
+        note,
+        secret: new_secret,
+        key_id: new_key_id(&state),
+    };
     let Decided::Done { key_id, .. } = decide(&state, &admin, path.into_inner(), decision).await?
     else {
         return Err(ApiError::internal());
@@ -249,7 +294,13 @@ async fn reject(
 ) -> Result<HttpResponse, ApiError> {
     let body: NoteBody = optional_json(&body)?;
     let reason = required_reason(body.reason.as_deref())?;
-    decide(&state, &admin, path.into_inner(), Decision::Reject { reason }).await?;
+    decide(
+        &state,
+        &admin,
+        path.into_inner(),
+        Decision::Reject { reason },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"status": "rejected"})))
 }
 
@@ -261,7 +312,13 @@ async fn request_changes(
 ) -> Result<HttpResponse, ApiError> {
     let body: NoteBody = optional_json(&body)?;
     let reason = required_reason(body.reason.as_deref())?;
-    decide(&state, &admin, path.into_inner(), Decision::RequestChanges { reason }).await?;
+    decide(
+        &state,
+        &admin,
+        path.into_inner(),
+        Decision::RequestChanges { reason },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"status": "changes_requested"})))
 }
 
@@ -280,13 +337,19 @@ pub async fn revoke_merchant(
         .store
         .write(move |c| {
             let ctx = kyc_store::DecisionContext {
-                actor: &actor, now, secret_ttl_secs: ttl, public_url: &public_url,
+                actor: &actor,
+                now,
+                secret_ttl_secs: ttl,
+                public_url: &public_url,
             };
             kyc_store::revoke_merchant(c, &merchant_id, &reason, &ctx)
         })
         .await?;
     match decided {
-        Decided::NotFound => Err(ApiError::not_found("merchant_not_found", "No merchant with this id.")),
+        Decided::NotFound => Err(ApiError::not_found(
+            "merchant_not_found",
+            "No merchant with this id.",
+        )),
         Decided::Refused(r) => Err(ApiError::conflict(r.code(), r.message())),
         Decided::Done { .. } => Ok(()),
     }
@@ -328,7 +391,9 @@ async fn outbox(
             "created_at": clock::rfc3339(e.created_at), "sent_at": e.sent_at.map(clock::rfc3339),
         }))
         .collect();
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(items))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(items))
 }
 
 #[derive(Deserialize)]
@@ -354,10 +419,12 @@ async fn audit(
     });
     let items: Vec<_> = items
         .iter()
-        .map(|e| json!({
-            "at": clock::rfc3339(e.at), "actor": e.actor, "action": e.action,
-            "target": e.target, "details": e.details,
-        }))
+        .map(|e| {
+            json!({
+                "at": clock::rfc3339(e.at), "actor": e.actor, "action": e.action,
+                "target": e.target, "details": e.details,
+            })
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
 }

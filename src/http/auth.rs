@@ -50,12 +50,17 @@ pub fn validate_registration(
     if name.is_empty() {
         v.push(Violation::new("business_name", "is required"));
     } else if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        v.push(Violation::new("business_name", "must be at most 200 printable characters"));
+        v.push(Violation::new(
+            "business_name",
+            "must be at most 200 printable characters",
+        ));
     }
     match (email, password) {
-        (Some(email), Some(password)) if v.is_empty() => {
-            Ok(Registration { email, password, business_name: name })
-        }
+        (Some(email), Some(password)) if v.is_empty() => Ok(Registration {
+            email,
+            password,
+            business_name: name,
+        }),
         _ => Err(v),
     }
 }
@@ -76,9 +81,15 @@ pub async fn register_account(state: &AppState, reg: Registration) -> Result<Str
     let now = clock::now();
     let code = new_code(state, &new.id, &new.email, now);
     let id = new.id.clone();
-    let created = state.store.write(move |c| accounts::register(c, &new, &code, now)).await?;
+    let created = state
+        .store
+        .write(move |c| accounts::register(c, &new, &code, now))
+        .await?;
     if !created {
-        return Err(ApiError::conflict("email_taken", "An account with this email already exists."));
+        return Err(ApiError::conflict(
+            "email_taken",
+            "An account with this email already exists.",
+        ));
     }
     Ok(id)
 }
@@ -104,7 +115,8 @@ pub async fn register(
     )
     .map_err(ApiError::validation)?;
     let merchant_id = register_account(&state, reg).await?;
-    Ok(HttpResponse::Created().json(json!({"merchant_id": merchant_id, "status": "email_unverified"})))
+    Ok(HttpResponse::Created()
+        .json(json!({"merchant_id": merchant_id, "status": "email_unverified"})))
 }
 
 #[derive(Deserialize)]
@@ -126,7 +138,10 @@ pub async fn verify_code(
         .to_string();
     let code = code.trim().to_string();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::validation(vec![Violation::new("code", "must be the 6 digits from the email")]));
+        return Err(ApiError::validation(vec![Violation::new(
+            "code",
+            "must be the 6 digits from the email",
+        )]));
     }
     let crypto = state.crypto.clone();
     let outcome = state
@@ -139,13 +154,16 @@ pub async fn verify_code(
         .await?;
     match outcome {
         VerifyOutcome::Verified | VerifyOutcome::AlreadyVerified => Ok(()),
-        VerifyOutcome::WrongCode { burned: false } => {
-            Err(ApiError::bad_request("invalid_code", "The code is not correct."))
-        }
-        VerifyOutcome::WrongCode { burned: true } | VerifyOutcome::NoCode => Err(ApiError::bad_request(
+        VerifyOutcome::WrongCode { burned: false } => Err(ApiError::bad_request(
             "invalid_code",
-            "The code is not correct and can no longer be used; request a new one.",
+            "The code is not correct.",
         )),
+        VerifyOutcome::WrongCode { burned: true } | VerifyOutcome::NoCode => {
+            Err(ApiError::bad_request(
+                "invalid_code",
+                "The code is not correct and can no longer be used; request a new one.",
+            ))
+        }
         VerifyOutcome::Expired => Err(ApiError::new(
             StatusCode::GONE,
             "code_expired",
@@ -180,14 +198,26 @@ pub struct ResendBody {
 pub async fn resend(state: &AppState, req: &HttpRequest, email: &str) -> Result<(), ApiError> {
     check(&state.limits.auth_ip, &client_ip(req))?;
     let Ok(email) = Email::parse(email) else {
-        return Err(ApiError::validation(vec![Violation::new("email", "is not a valid email")]));
+        return Err(ApiError::validation(vec![Violation::new(
+            "email",
+            "is not a valid email",
+        )]));
     };
     let email = email.to_string();
-    if state.limits.resend.check_key(&email.to_lowercase()).is_err() {
+    if state
+        .limits
+        .resend
+        .check_key(&email.to_lowercase())
+        .is_err()
+    {
         return Ok(()); // Throttled silently: at most a few codes per minute per account.
     }
     let lookup = email.clone();
-    let Some(m) = state.store.read(move |c| accounts::find_by_email(c, &lookup)).await? else {
+    let Some(m) = state
+        .store
+        .read(move |c| accounts::find_by_email(c, &lookup))
+        .await?
+    else {
         return Ok(());
     };
     if m.email_verified {
@@ -195,7 +225,10 @@ pub async fn resend(state: &AppState, req: &HttpRequest, email: &str) -> Result<
     }
     let now = clock::now();
     let code = new_code(state, &m.id, &m.email, now);
-    state.store.write(move |c| accounts::store_code(c, &m.id, &code, now)).await?;
+    state
+        .store
+        .write(move |c| accounts::store_code(c, &m.id, &code, now))
+        .await?;
     Ok(())
 }
 
@@ -227,9 +260,18 @@ pub async fn authenticate(
     check(&state.limits.auth_ip, &ip)?;
     let email_key = email.trim().to_lowercase();
     check(&state.limits.auth_account, &email_key)?;
-    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Email or password is wrong.");
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Email or password is wrong.",
+        )
+    };
     let lookup = email_key.clone();
-    let merchant = state.store.read(move |c| accounts::find_by_email(c, &lookup)).await?;
+    let merchant = state
+        .store
+        .read(move |c| accounts::find_by_email(c, &lookup))
+        .await?;
     let crypto = state.crypto.clone();
     let hash = merchant.as_ref().map(|m| m.password_hash.clone());
     let password = password.to_string();
@@ -242,7 +284,10 @@ pub async fn authenticate(
     match merchant {
         Some(m) if ok => {
             if !m.email_verified {
-                return Err(ApiError::forbidden("email_unverified", "Verify your email address first."));
+                return Err(ApiError::forbidden(
+                    "email_unverified",
+                    "Verify your email address first.",
+                ));
             }
             Ok(m)
         }
@@ -251,9 +296,15 @@ pub async fn authenticate(
             state
                 .store
                 .write(move |c| {
-                    store::audit::record(c, now, &format!("ip:{ip}"), "auth.login_failed", &email_key,
-                        json!({"kind": "merchant"}))
-                        .map_err(store::StoreError::from)
+                    store::audit::record(
+                        c,
+                        now,
+                        &format!("ip:{ip}"),
+                        "auth.login_failed",
+                        &email_key,
+                        json!({"kind": "merchant"}),
+                    )
+                    .map_err(store::StoreError::from)
                 })
                 .await?;
             Err(invalid())
@@ -288,11 +339,13 @@ pub async fn token(
     )
     .await?;
     let (token, expires_at) = issue_token(&state, m.id).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_at": clock::rfc3339(expires_at),
-    })))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_at": clock::rfc3339(expires_at),
+        })))
 }
 
 /// `GET /api/v1/me`

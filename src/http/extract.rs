@@ -21,12 +21,17 @@ impl AuthAdmin {
 pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// The client's IP address (the TCP peer).
 pub fn client_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    req.peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 fn state(req: &HttpRequest) -> Result<AppState, ApiError> {
@@ -49,7 +54,9 @@ impl FromRequest for AuthMerchant {
                 .store
                 .read(move |c| store::accounts::merchant_for_token(c, &hash, clock::now()))
                 .await?;
-            merchant.map(AuthMerchant).ok_or_else(ApiError::unauthorized)
+            merchant
+                .map(AuthMerchant)
+                .ok_or_else(ApiError::unauthorized)
         })
     }
 }
@@ -71,7 +78,10 @@ impl FromRequest for AuthAdmin {
                 )
             };
             let hash = token_hash(&token.ok_or_else(unauthorized)?);
-            let admin = state.store.read(move |c| store::admins::admin_for_token(c, &hash)).await?;
+            let admin = state
+                .store
+                .read(move |c| store::admins::admin_for_token(c, &hash))
+                .await?;
             admin.map(AuthAdmin).ok_or_else(unauthorized)
         })
     }

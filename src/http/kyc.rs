@@ -34,10 +34,17 @@ pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document
         let mut field = part.map_err(multipart_error)?;
         seen += 1;
         if seen > MAX_PARTS {
-            return Err(ApiError::bad_request("invalid_multipart", "The form has too many parts."));
+            return Err(ApiError::bad_request(
+                "invalid_multipart",
+                "The form has too many parts.",
+            ));
         }
         let name = field.name().unwrap_or_default().to_string();
-        let limit = if name == "document" { MAX_DOCUMENT_BYTES } else { MAX_TEXT_FIELD };
+        let limit = if name == "document" {
+            MAX_DOCUMENT_BYTES
+        } else {
+            MAX_TEXT_FIELD
+        };
         let file_name = field
             .content_disposition()
             .and_then(|cd| cd.get_filename())
@@ -48,8 +55,11 @@ pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document
             let chunk = chunk.map_err(multipart_error)?;
             if bytes.len() + chunk.len() > limit {
                 return Err(if name == "document" {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
-                        "The document must be at most 5 MiB.")
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The document must be at most 5 MiB.",
+                    )
                 } else {
                     ApiError::validation(vec![Violation::new(&name, "is too long")])
                 });
@@ -65,10 +75,17 @@ pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document
             "contact_phone" => form.contact_phone = text(),
             "document" if !bytes.is_empty() => {
                 let kind = DocumentKind::sniff(&bytes).ok_or_else(|| {
-                    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_document",
-                        "The document must be a PDF, PNG or JPEG file (decided by its content).")
+                    ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_document",
+                        "The document must be a PDF, PNG or JPEG file (decided by its content).",
+                    )
                 })?;
-                document = Some(Document { kind, name: file_name, bytes });
+                document = Some(Document {
+                    kind,
+                    name: file_name,
+                    bytes,
+                });
             }
             _ => {} // Unknown parts are ignored.
         }
@@ -91,8 +108,16 @@ fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
 /// Keep a display name for the file: no paths, no control characters, bounded.
 fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(100).collect();
-    if clean.trim().is_empty() { "document".into() } else { clean }
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(100)
+        .collect();
+    if clean.trim().is_empty() {
+        "document".into()
+    } else {
+        clean
+    }
 }
 
 /// Validate and store a submission for `merchant_id`; returns the new kyc id.
@@ -104,7 +129,10 @@ pub async fn submit_form(
 ) -> Result<String, ApiError> {
     let mut violations = form.validate().err().unwrap_or_default();
     if document.is_none() {
-        violations.push(Violation::new("document", "is required (PDF, PNG or JPEG, at most 5 MiB)"));
+        violations.push(Violation::new(
+            "document",
+            "is required (PDF, PNG or JPEG, at most 5 MiB)",
+        ));
     }
     if !violations.is_empty() {
         return Err(ApiError::validation(violations));
@@ -113,7 +141,9 @@ pub async fn submit_form(
     let document = document.ok_or_else(ApiError::internal)?;
     let id = store::new_id("kyc");
     let new = kyc_store::NewSubmission {
-        document_sealed: state.crypto.seal(&kyc_store::document_context(&id), &document.bytes),
+        document_sealed: state
+            .crypto
+            .seal(&kyc_store::document_context(&id), &document.bytes),
         id: id.clone(),
         details,
         document_kind: document.kind,
@@ -138,7 +168,9 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Refuse early (before reading 5 MiB) when the state forbids a submission.
-    if let Err(refused) = crate::domain::kyc::transition(m.kyc_status, crate::domain::KycAction::Submit) {
+    if let Err(refused) =
+        crate::domain::kyc::transition(m.kyc_status, crate::domain::KycAction::Submit)
+    {
         return Err(ApiError::conflict(refused.code(), refused.message()));
     }
     let (form, document) = read_form(Multipart::new(req.headers(), payload)).await?;
@@ -151,7 +183,10 @@ pub async fn status(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,
 ) -> Result<HttpResponse, ApiError> {
-    let history = state.store.read(move |c| kyc_store::history(c, &m.id)).await?;
+    let history = state
+        .store
+        .read(move |c| kyc_store::history(c, &m.id))
+        .await?;
     let latest = history
         .first()
         .ok_or_else(|| ApiError::not_found("no_kyc", "No KYC submission yet."))?;

@@ -13,35 +13,40 @@ use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, 
 
 /// Routes of the whole application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(json_error))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::bad_request("invalid_query", format!("Invalid query string: {e}")).into()
-        }))
-        .app_data(web::PathConfig::default().error_handler(|_, _| {
-            ApiError::not_found("not_found", "No such resource.").into()
-        }))
-        .service(
-            web::scope("")
-                .wrap(security_headers())
-                .route("/healthz", web::get().to(health::healthz))
-                .route("/readyz", web::get().to(health::readyz))
-                .service(
-                    web::scope("/api/v1")
-                        .route("/auth/register", web::post().to(auth::register))
-                        .route("/auth/verify-email", web::post().to(auth::verify_email))
-                        .route("/auth/resend-code", web::post().to(auth::resend_code))
-                        .route("/auth/token", web::post().to(auth::token))
-                        .route("/me", web::get().to(auth::me))
-                        .route("/kyc", web::post().to(kyc::submit))
-                        .route("/kyc", web::get().to(kyc::status))
-                        .route("/webhook/secret", web::get().to(secret::reveal))
-                        .route("/webhook/secret/", web::get().to(secret::reveal))
-                        .route("/webhook/secret", web::post().to(secret::regenerate))
-                        .route("/webhook/secret/", web::post().to(secret::regenerate))
-                        .service(admin_api::scope()),
-                )
-                .default_service(web::to(not_found)),
-        );
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(64 * 1024)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_query", format!("Invalid query string: {e}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|_, _| ApiError::not_found("not_found", "No such resource.").into()),
+    )
+    .service(
+        web::scope("")
+            .wrap(security_headers())
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
+            .service(
+                web::scope("/api/v1")
+                    .route("/auth/register", web::post().to(auth::register))
+                    .route("/auth/verify-email", web::post().to(auth::verify_email))
+                    .route("/auth/resend-code", web::post().to(auth::resend_code))
+                    .route("/auth/token", web::post().to(auth::token))
+                    .route("/me", web::get().to(auth::me))
+                    .route("/kyc", web::post().to(kyc::submit))
+                    .route("/kyc", web::get().to(kyc::status))
+                    .route("/webhook/secret", web::get().to(secret::reveal))
+                    .route("/webhook/secret/", web::get().to(secret::reveal))
+                    .route("/webhook/secret", web::post().to(secret::regenerate))
+                    .route("/webhook/secret/", web::post().to(secret::regenerate))
+                    .service(admin_api::scope()),
+            )
+            .default_service(web::to(not_found)),
+    );
 }
 
 /// Headers every response carries.
@@ -58,7 +63,10 @@ fn security_headers() -> middleware::DefaultHeaders {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("not_found", format!("No route for {} {}.", req.method(), req.path())))
+    Err(ApiError::not_found(
+        "not_found",
+        format!("No route for {} {}.", req.method(), req.path()),
+    ))
 }
 
 /// JSON extractor failures in the contract's shape.
@@ -71,20 +79,22 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             "Send the body as application/json.",
         ),
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is too large.")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The body is too large.",
+            )
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::validation(vec![
-            crate::error::Violation::new("body", e.to_string()),
-        ]),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::validation(vec![crate::error::Violation::new("body", e.to_string())])
+        }
         _ => ApiError::bad_request("invalid_json", "The body is not valid JSON."),
     };
     api.into()
 }
 
 /// Parse an optional JSON body (empty means `T::default()`), with the same error shapes.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
-) -> Result<T, ApiError> {
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -15,7 +15,9 @@ use serde_json::json;
 pub fn generate(state: &AppState) -> (WebhookSecret, secrets::NewSecret) {
     let secret = WebhookSecret::from_bytes(state.crypto.random_bytes::<SECRET_BYTES>());
     let id = store::new_id("sec");
-    let sealed = state.crypto.seal(&secrets::seal_context(&id), secret.expose().as_bytes());
+    let sealed = state
+        .crypto
+        .seal(&secrets::seal_context(&id), secret.expose().as_bytes());
     (secret, secrets::NewSecret { id, sealed })
 }
 
@@ -55,10 +57,16 @@ pub struct Revealed {
 pub async fn reveal_for(state: &AppState, m: &Merchant) -> Result<Revealed, ApiError> {
     require_approved(m)?;
     let id = m.id.clone();
-    let rows = state.store.read(move |c| secrets::for_merchant(c, &id)).await?;
+    let rows = state
+        .store
+        .read(move |c| secrets::for_merchant(c, &id))
+        .await?;
     let now = clock::now();
     let current = secrets::current(&rows).ok_or_else(|| {
-        ApiError::forbidden("kyc_required", "No active secret: your approval may have been revoked.")
+        ApiError::forbidden(
+            "kyc_required",
+            "No active secret: your approval may have been revoked.",
+        )
     })?;
     let previous = match secrets::previous_in_grace(&rows, now) {
         Some(p) => Some((open(state, p)?, p.times.valid_until())),
@@ -72,7 +80,10 @@ pub async fn reveal_for(state: &AppState, m: &Merchant) -> Result<Revealed, ApiE
         previous,
     };
     let (mid, sid) = (m.id.clone(), current.id.clone());
-    state.store.write(move |c| secrets::record_reveal(c, &mid, &sid, now)).await?;
+    state
+        .store
+        .write(move |c| secrets::record_reveal(c, &mid, &sid, now))
+        .await?;
     Ok(revealed)
 }
 
@@ -82,16 +93,18 @@ pub async fn reveal(
     AuthMerchant(m): AuthMerchant,
 ) -> Result<HttpResponse, ApiError> {
     let r = reveal_for(&state, &m).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
-        "key_id": r.key_id,
-        "secret_key": r.secret_key,
-        "is_active": r.is_active,
-        "expires_at": clock::rfc3339(r.expires_at),
-        "previous": r.previous.map(|(secret_key, until)| json!({
-            "secret_key": secret_key,
-            "valid_until": clock::rfc3339(until),
-        })),
-    })))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "key_id": r.key_id,
+            "secret_key": r.secret_key,
+            "is_active": r.is_active,
+            "expires_at": clock::rfc3339(r.expires_at),
+            "previous": r.previous.map(|(secret_key, until)| json!({
+                "secret_key": secret_key,
+                "valid_until": clock::rfc3339(until),
+            })),
+        })))
 }
 
 /// Issue a new secret at the merchant's request (manual rotation with grace).
@@ -108,8 +121,16 @@ pub async fn regenerate_for(
     let issued = state
         .store
         .write(move |c| {
-            secrets::issue(c, &id, &new, secrets::IssueReason::Manual, ttl, grace,
-                &format!("merchant:{id}"), now)
+            secrets::issue(
+                c,
+                &id,
+                &new,
+                secrets::IssueReason::Manual,
+                ttl,
+                grace,
+                &format!("merchant:{id}"),
+                now,
+            )
         })
         .await?;
     Ok((secret, issued))
@@ -134,7 +155,10 @@ pub async fn regenerate(
                 "expires_at": clock::rfc3339(expires_at),
                 "message": STORE_SAFELY,
             })),
-        secrets::Issued::Regenerated { expires_at, previous_valid_until } => HttpResponse::Ok()
+        secrets::Issued::Regenerated {
+            expires_at,
+            previous_valid_until,
+        } => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(json!({
                 "status": "regenerated",

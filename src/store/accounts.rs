@@ -44,13 +44,17 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<Merchant>> {
 /// Look a merchant up by email (case-insensitive).
 pub fn find_by_email(conn: &Connection, email: &str) -> StoreResult<Option<Merchant>> {
     let sql = format!("SELECT {COLUMNS} FROM merchants WHERE email = ?1");
-    Ok(optional(conn.prepare_cached(&sql)?.query_row([email], row))?)
+    Ok(optional(
+        conn.prepare_cached(&sql)?.query_row([email], row),
+    )?)
 }
 
 /// Look a merchant up by public key id.
 pub fn find_by_key_id(conn: &Connection, key_id: &str) -> StoreResult<Option<Merchant>> {
     let sql = format!("SELECT {COLUMNS} FROM merchants WHERE key_id = ?1");
-    Ok(optional(conn.prepare_cached(&sql)?.query_row([key_id], row))?)
+    Ok(optional(
+        conn.prepare_cached(&sql)?.query_row([key_id], row),
+    )?)
 }
 
 /// Merchants whose email or business name contains `search`, newest first.
@@ -108,7 +112,12 @@ pub fn register(
 }
 
 /// Replace the merchant's verification code (resend).
-pub fn store_code(conn: &Connection, merchant_id: &str, code: &CodeToStore, now: i64) -> StoreResult<()> {
+pub fn store_code(
+    conn: &Connection,
+    merchant_id: &str,
+    code: &CodeToStore,
+    now: i64,
+) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO email_codes (merchant_id, code_mac, attempts, created_at, expires_at)
          VALUES (?1, ?2, 0, ?3, ?4)
@@ -127,7 +136,9 @@ pub enum VerifyOutcome {
     Verified,
     AlreadyVerified,
     /// Wrong code; `burned` when this was the last allowed try.
-    WrongCode { burned: bool },
+    WrongCode {
+        burned: bool,
+    },
     Expired,
     /// Unknown email, or no live code (burned or never issued).
     NoCode,
@@ -143,7 +154,9 @@ pub fn verify_email(
     now: i64,
     matches: impl Fn(&str, &[u8]) -> bool,
 ) -> StoreResult<VerifyOutcome> {
-    let Some(m) = find_by_email(conn, email)? else { return Ok(VerifyOutcome::NoCode) };
+    let Some(m) = find_by_email(conn, email)? else {
+        return Ok(VerifyOutcome::NoCode);
+    };
     if m.email_verified {
         return Ok(VerifyOutcome::AlreadyVerified);
     }
@@ -152,7 +165,9 @@ pub fn verify_email(
         [&m.id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     ))?;
-    let Some((mac, attempts, expires_at)) = code else { return Ok(VerifyOutcome::NoCode) };
+    let Some((mac, attempts, expires_at)) = code else {
+        return Ok(VerifyOutcome::NoCode);
+    };
     if attempts >= MAX_CODE_ATTEMPTS {
         return Ok(VerifyOutcome::NoCode);
     }
@@ -165,12 +180,23 @@ pub fn verify_email(
             "UPDATE email_codes SET attempts = ?2 WHERE merchant_id = ?1",
             params![m.id, attempts],
         )?;
-        return Ok(VerifyOutcome::WrongCode { burned: attempts >= MAX_CODE_ATTEMPTS });
+        return Ok(VerifyOutcome::WrongCode {
+            burned: attempts >= MAX_CODE_ATTEMPTS,
+        });
     }
-    conn.execute("UPDATE merchants SET email_verified = 1 WHERE id = ?1", [&m.id])?;
+    conn.execute(
+        "UPDATE merchants SET email_verified = 1 WHERE id = ?1",
+        [&m.id],
+    )?;
     conn.execute("DELETE FROM email_codes WHERE merchant_id = ?1", [&m.id])?;
-    audit::record(conn, now, &format!("merchant:{}", m.id), "merchant.email_verified", &m.id,
-        serde_json::json!({}))?;
+    audit::record(
+        conn,
+        now,
+        &format!("merchant:{}", m.id),
+        "merchant.email_verified",
+        &m.id,
+        serde_json::json!({}),
+    )?;
     Ok(VerifyOutcome::Verified)
 }
 
@@ -196,11 +222,22 @@ pub fn insert_token(
 }
 
 /// The merchant owning a live token.
-pub fn merchant_for_token(conn: &Connection, token_hash: &[u8], now: i64) -> StoreResult<Option<Merchant>> {
+pub fn merchant_for_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> StoreResult<Option<Merchant>> {
     let sql = format!(
         "SELECT {} FROM merchant_tokens t JOIN merchants m ON m.id = t.merchant_id
          WHERE t.token_hash = ?1 AND t.expires_at > ?2",
-        COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    Ok(optional(conn.prepare_cached(&sql)?.query_row(params![token_hash, now], row))?)
+    Ok(optional(
+        conn.prepare_cached(&sql)?
+            .query_row(params![token_hash, now], row),
+    )?)
 }

@@ -12,7 +12,11 @@ pub struct Admin {
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Admin> {
-    Ok(Admin { id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)? })
+    Ok(Admin {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        password_hash: r.get(2)?,
+    })
 }
 
 /// How many admins exist.
@@ -45,18 +49,37 @@ pub fn create(
         "INSERT INTO admins (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, email, password_hash, now],
     )?;
-    audit::record(conn, now, actor, "admin.created", id, serde_json::json!({"email": email}))?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "admin.created",
+        id,
+        serde_json::json!({"email": email}),
+    )?;
     Ok(true)
 }
 
 /// Store a new admin API token (by hash).
-pub fn insert_token(conn: &Connection, token_hash: &[u8], admin: &Admin, actor: &str, now: i64) -> StoreResult<()> {
+pub fn insert_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    admin: &Admin,
+    actor: &str,
+    now: i64,
+) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO admin_tokens (token_hash, admin_id, created_at) VALUES (?1, ?2, ?3)",
         params![token_hash, admin.id, now],
     )?;
-    audit::record(conn, now, actor, "admin.token_minted", &admin.id,
-        serde_json::json!({"email": admin.email}))?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "admin.token_minted",
+        &admin.id,
+        serde_json::json!({"email": admin.email}),
+    )?;
     Ok(())
 }
 

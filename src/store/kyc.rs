@@ -74,7 +74,9 @@ pub fn submit(
     now: i64,
 ) -> StoreResult<Result<(), TransitionRefused>> {
     let Some(merchant) = accounts::get(conn, merchant_id)? else {
-        return Err(super::StoreError::Internal("submitting merchant vanished".into()));
+        return Err(super::StoreError::Internal(
+            "submitting merchant vanished".into(),
+        ));
     };
     let next = match transition(merchant.kyc_status, KycAction::Submit) {
         Ok(next) => next,
@@ -87,18 +89,34 @@ pub fn submit(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, NULL, ?13)"
         ),
         params![
-            new.id, merchant_id, d.legal_name, d.registration_number, d.country, d.address,
-            d.contact_phone, new.document_kind.mime(), new.document_name, new.document_size,
-            next.as_str(), now, new.document_sealed
+            new.id,
+            merchant_id,
+            d.legal_name,
+            d.registration_number,
+            d.country,
+            d.address,
+            d.contact_phone,
+            new.document_kind.mime(),
+            new.document_name,
+            new.document_size,
+            next.as_str(),
+            now,
+            new.document_sealed
         ],
     )?;
     conn.execute(
         "UPDATE merchants SET kyc_status = ?2 WHERE id = ?1",
         params![merchant_id, next.as_str()],
     )?;
-    audit::record(conn, now, &format!("merchant:{merchant_id}"), "kyc.submitted", &new.id,
+    audit::record(
+        conn,
+        now,
+        &format!("merchant:{merchant_id}"),
+        "kyc.submitted",
+        &new.id,
         serde_json::json!({"merchant_id": merchant_id, "document_type": new.document_kind.mime(),
-                           "document_size": new.document_size}))?;
+                           "document_size": new.document_size}),
+    )?;
     Ok(Ok(()))
 }
 
@@ -141,7 +159,11 @@ pub struct QueueItem {
 }
 
 /// Submissions, oldest first, optionally of one status.
-pub fn queue(conn: &Connection, status: Option<KycStatus>, limit: u32) -> StoreResult<Vec<QueueItem>> {
+pub fn queue(
+    conn: &Connection,
+    status: Option<KycStatus>,
+    limit: u32,
+) -> StoreResult<Vec<QueueItem>> {
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.merchant_id, m.business_name, k.legal_name, k.country, k.status, k.submitted_at
          FROM kyc_submissions k JOIN merchants m ON m.id = k.merchant_id
@@ -173,15 +195,26 @@ pub struct DecisionContext<'a> {
 /// An admin decision.
 pub enum Decision {
     /// Approve; `secret` becomes the first signing secret, `key_id` the key id if none yet.
-    Approve { note: Option<String>, secret: secrets::NewSecret, key_id: String },
-    Reject { reason: String },
-    RequestChanges { reason: String },
+    Approve {
+        note: Option<String>,
+        secret: secrets::NewSecret,
+        key_id: String,
+    },
+    Reject {
+        reason: String,
+    },
+    RequestChanges {
+        reason: String,
+    },
 }
 
 /// The result of a decision.
 #[derive(Debug)]
 pub enum Decided {
-    Done { status: KycStatus, key_id: Option<String> },
+    Done {
+        status: KycStatus,
+        key_id: Option<String>,
+    },
     NotFound,
     Refused(TransitionRefused),
 }
@@ -193,8 +226,12 @@ pub fn decide(
     decision: Decision,
     ctx: &DecisionContext<'_>,
 ) -> StoreResult<Decided> {
-    let Some(sub) = get(conn, kyc_id)? else { return Ok(Decided::NotFound) };
-    let Some(merchant) = accounts::get(conn, &sub.merchant_id)? else { return Ok(Decided::NotFound) };
+    let Some(sub) = get(conn, kyc_id)? else {
+        return Ok(Decided::NotFound);
+    };
+    let Some(merchant) = accounts::get(conn, &sub.merchant_id)? else {
+        return Ok(Decided::NotFound);
+    };
     let (action, note) = match &decision {
         Decision::Approve { note, .. } => (KycAction::Approve, note.clone()),
         Decision::Reject { reason } => (KycAction::Reject, Some(reason.clone())),
@@ -203,7 +240,12 @@ pub fn decide(
     // Only the merchant's live case can be decided: the submission and the merchant agree.
     let next = match transition(sub.status, action) {
         Ok(next) if merchant.kyc_status == sub.status => next,
-        Ok(_) => return Ok(Decided::Refused(TransitionRefused { from: merchant.kyc_status, action })),
+        Ok(_) => {
+            return Ok(Decided::Refused(TransitionRefused {
+                from: merchant.kyc_status,
+                action,
+            }));
+        }
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     conn.execute(
@@ -212,14 +254,27 @@ pub fn decide(
         params![kyc_id, next.as_str(), ctx.now, ctx.actor, note],
     )?;
     let mut key_id = merchant.key_id.clone();
-    if let Decision::Approve { secret, key_id: fresh_key_id, .. } = &decision {
+    if let Decision::Approve {
+        secret,
+        key_id: fresh_key_id,
+        ..
+    } = &decision
+    {
         let kid = key_id.get_or_insert_with(|| fresh_key_id.clone()).clone();
         conn.execute(
             "UPDATE merchants SET kyc_status = ?2, key_id = ?3 WHERE id = ?1",
             params![merchant.id, next.as_str(), kid],
         )?;
-        secrets::issue(conn, &merchant.id, secret, secrets::IssueReason::Approval,
-            ctx.secret_ttl_secs, 0, ctx.actor, ctx.now)?;
+        secrets::issue(
+            conn,
+            &merchant.id,
+            secret,
+            secrets::IssueReason::Approval,
+            ctx.secret_ttl_secs,
+            0,
+            ctx.actor,
+            ctx.now,
+        )?;
     } else {
         conn.execute(
             "UPDATE merchants SET kyc_status = ?2 WHERE id = ?1",
@@ -231,17 +286,37 @@ pub fn decide(
         KycAction::Reject => "kyc.rejected",
         _ => "kyc.changes_requested",
     };
-    audit::record(conn, ctx.now, ctx.actor, action_name, kyc_id,
-        serde_json::json!({"merchant_id": merchant.id, "note": note, "key_id": key_id}))?;
+    audit::record(
+        conn,
+        ctx.now,
+        ctx.actor,
+        action_name,
+        kyc_id,
+        serde_json::json!({"merchant_id": merchant.id, "note": note, "key_id": key_id}),
+    )?;
     let email = match &decision {
-        Decision::Approve { .. } => emails::kyc_approved(&merchant.email, &merchant.business_name,
-            key_id.as_deref().unwrap_or_default(), ctx.public_url),
-        Decision::Reject { reason } => emails::kyc_rejected(&merchant.email, reason, ctx.public_url),
-        Decision::RequestChanges { reason } =>
-            emails::kyc_changes_requested(&merchant.email, reason, ctx.public_url),
+        Decision::Approve { .. } => emails::kyc_approved(
+            &merchant.email,
+            &merchant.business_name,
+            key_id.as_deref().unwrap_or_default(),
+            ctx.public_url,
+        ),
+        Decision::Reject { reason } => {
+            emails::kyc_rejected(&merchant.email, reason, ctx.public_url)
+        }
+        Decision::RequestChanges { reason } => {
+            emails::kyc_changes_requested(&merchant.email, reason, ctx.public_url)
+        }
     };
     outbox::enqueue(conn, &email, ctx.now)?;
-    Ok(Decided::Done { status: next, key_id: if action == KycAction::Approve { key_id } else { None } })
+    Ok(Decided::Done {
+        status: next,
+        key_id: if action == KycAction::Approve {
+            key_id
+        } else {
+            None
+        },
+    })
 }
 
 /// Revoke an approved merchant: KYC to revoked and every secret deactivated, at once.
@@ -251,7 +326,9 @@ pub fn revoke_merchant(
     reason: &str,
     ctx: &DecisionContext<'_>,
 ) -> StoreResult<Decided> {
-    let Some(merchant) = accounts::get(conn, merchant_id)? else { return Ok(Decided::NotFound) };
+    let Some(merchant) = accounts::get(conn, merchant_id)? else {
+        return Ok(Decided::NotFound);
+    };
     let next = match transition(merchant.kyc_status, KycAction::Revoke) {
         Ok(next) => next,
         Err(refused) => return Ok(Decided::Refused(refused)),
@@ -267,10 +344,25 @@ pub fn revoke_merchant(
         params![merchant_id, ctx.now, ctx.actor, reason],
     )?;
     let revoked = secrets::revoke_all(conn, merchant_id, ctx.now)?;
-    audit::record(conn, ctx.now, ctx.actor, "kyc.revoked", merchant_id,
-        serde_json::json!({"reason": reason}))?;
-    audit::record(conn, ctx.now, ctx.actor, "secret.revoked", merchant_id,
-        serde_json::json!({"secrets_revoked": revoked}))?;
+    audit::record(
+        conn,
+        ctx.now,
+        ctx.actor,
+        "kyc.revoked",
+        merchant_id,
+        serde_json::json!({"reason": reason}),
+    )?;
+    audit::record(
+        conn,
+        ctx.now,
+        ctx.actor,
+        "secret.revoked",
+        merchant_id,
+        serde_json::json!({"secrets_revoked": revoked}),
+    )?;
     outbox::enqueue(conn, &emails::kyc_revoked(&merchant.email, reason), ctx.now)?;
-    Ok(Decided::Done { status: next, key_id: merchant.key_id })
+    Ok(Decided::Done {
+        status: next,
+        key_id: merchant.key_id,
+    })
 }

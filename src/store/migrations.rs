@@ -38,9 +38,12 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         let err = migrate(&mut conn).unwrap_err();
         assert!(err.to_string().contains("newer than this binary"));
     }
@@ -49,9 +52,15 @@ mod tests {
     fn the_audit_log_is_append_only() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
-        conn.execute("INSERT INTO audit_log (at, actor, action, target) VALUES (1,'a','b','c')", [])
-            .unwrap();
-        assert!(conn.execute("UPDATE audit_log SET actor = 'x'", []).is_err());
+        conn.execute(
+            "INSERT INTO audit_log (at, actor, action, target) VALUES (1,'a','b','c')",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute("UPDATE audit_log SET actor = 'x'", [])
+                .is_err()
+        );
         assert!(conn.execute("DELETE FROM audit_log", []).is_err());
     }
 }

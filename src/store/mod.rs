@@ -43,8 +43,14 @@ impl From<rusqlite::Error> for StoreError {
         use rusqlite::ErrorCode::*;
         match e.sqlite_error_code() {
             Some(
-                DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen
-                | ReadOnly | OutOfMemory | FileLockingProtocolFailed,
+                DiskFull
+                | SystemIoFailure
+                | DatabaseBusy
+                | DatabaseLocked
+                | CannotOpen
+                | ReadOnly
+                | OutOfMemory
+                | FileLockingProtocolFailed,
             ) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Internal(e.to_string()),
         }
@@ -84,7 +90,9 @@ pub fn open_connection(path: &Path) -> StoreResult<Connection> {
     configure(&conn)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Internal(format!("could not enable WAL (journal_mode={mode})")));
+        return Err(StoreError::Internal(format!(
+            "could not enable WAL (journal_mode={mode})"
+        )));
     }
     Ok(conn)
 }

@@ -58,12 +58,16 @@ pub fn for_merchant(conn: &Connection, merchant_id: &str) -> StoreResult<Vec<Sec
 
 /// The merchant's current secret: newest, not superseded, not revoked (it may have expired).
 pub fn current(secrets: &[SecretRow]) -> Option<&SecretRow> {
-    secrets.iter().find(|s| s.times.superseded_at.is_none() && !s.times.revoked)
+    secrets
+        .iter()
+        .find(|s| s.times.superseded_at.is_none() && !s.times.revoked)
 }
 
 /// The most recently superseded secret still verifying at `now`.
 pub fn previous_in_grace(secrets: &[SecretRow], now: i64) -> Option<&SecretRow> {
-    secrets.iter().find(|s| s.times.superseded_at.is_some() && s.times.verifies_at(now))
+    secrets
+        .iter()
+        .find(|s| s.times.superseded_at.is_some() && s.times.verifies_at(now))
 }
 
 /// What `issue` did.
@@ -72,7 +76,10 @@ pub enum Issued {
     /// The merchant had no live secret.
     Created { expires_at: i64 },
     /// A current secret was superseded; it verifies until `previous_valid_until`.
-    Regenerated { expires_at: i64, previous_valid_until: i64 },
+    Regenerated {
+        expires_at: i64,
+        previous_valid_until: i64,
+    },
 }
 
 /// Why a secret is being issued (recorded on the row and in the audit log).
@@ -131,14 +138,28 @@ pub fn issue(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![new.id, merchant_id, new.sealed, now, expires_at, reason.as_str()],
     )?;
-    let action = if previous_valid_until.is_some() { "secret.rotated" } else { "secret.issued" };
-    audit::record(conn, now, actor, action, merchant_id, serde_json::json!({
-        "secret_id": new.id, "reason": reason.as_str(), "expires_at": expires_at,
-        "previous_valid_until": previous_valid_until,
-    }))?;
+    let action = if previous_valid_until.is_some() {
+        "secret.rotated"
+    } else {
+        "secret.issued"
+    };
+    audit::record(
+        conn,
+        now,
+        actor,
+        action,
+        merchant_id,
+        serde_json::json!({
+            "secret_id": new.id, "reason": reason.as_str(), "expires_at": expires_at,
+            "previous_valid_until": previous_valid_until,
+        }),
+    )?;
     Ok(match previous_valid_until {
         None => Issued::Created { expires_at },
-        Some(previous_valid_until) => Issued::Regenerated { expires_at, previous_valid_until },
+        Some(previous_valid_until) => Issued::Regenerated {
+            expires_at,
+            previous_valid_until,
+        },
     })
 }
 
@@ -151,9 +172,20 @@ pub fn revoke_all(conn: &Connection, merchant_id: &str, now: i64) -> StoreResult
 }
 
 /// Record that a merchant revealed their secret.
-pub fn record_reveal(conn: &Connection, merchant_id: &str, secret_id: &str, now: i64) -> StoreResult<()> {
-    audit::record(conn, now, &format!("merchant:{merchant_id}"), "secret.revealed", merchant_id,
-        serde_json::json!({"secret_id": secret_id}))?;
+pub fn record_reveal(
+    conn: &Connection,
+    merchant_id: &str,
+    secret_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    audit::record(
+        conn,
+        now,
+        &format!("merchant:{merchant_id}"),
+        "secret.revealed",
+        merchant_id,
+        serde_json::json!({"secret_id": secret_id}),
+    )?;
     Ok(())
 }
 
@@ -167,7 +199,11 @@ pub struct DueRotation {
 }
 
 /// Approved merchants whose current secret expires within `rotate_before_secs` (or already has).
-pub fn due_for_rotation(conn: &Connection, now: i64, rotate_before_secs: i64) -> StoreResult<Vec<DueRotation>> {
+pub fn due_for_rotation(
+    conn: &Connection,
+    now: i64,
+    rotate_before_secs: i64,
+) -> StoreResult<Vec<DueRotation>> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.merchant_id, m.email, s.id, s.expires_at FROM webhook_secrets s
          JOIN merchants m ON m.id = s.merchant_id
@@ -206,8 +242,21 @@ pub fn rotate_if_still_due(
     if !still_due {
         return Ok(false);
     }
-    let reason = if now >= due.expires_at { IssueReason::Expired } else { IssueReason::Automatic };
-    issue(conn, &due.merchant_id, new, reason, ttl_secs, 0, "system", now)?;
+    let reason = if now >= due.expires_at {
+        IssueReason::Expired
+    } else {
+        IssueReason::Automatic
+    };
+    issue(
+        conn,
+        &due.merchant_id,
+        new,
+        reason,
+        ttl_secs,
+        0,
+        "system",
+        now,
+    )?;
     outbox::enqueue(conn, email, now)?;
     Ok(true)
 }

@@ -51,7 +51,11 @@ where
         let outcome = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
             Err(StoreError::Internal("a write panicked; it was rolled back".into()).into())
         });
-        let end = if outcome.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        let end = if outcome.is_ok() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
         match conn.execute_batch(end) {
             Ok(()) => self.outcome = Some(outcome),
             Err(e) => self.outcome = Some(Err(StoreError::from(e).into())),
@@ -110,7 +114,11 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(TypedJob { work: Some(work), outcome: None, reply });
+        let job = Box::new(TypedJob {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.tx.try_send(job) {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -120,9 +128,9 @@ impl Writer {
             };
             return Err(StoreError::Unavailable(reason.into()).into());
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("writer thread has stopped".into()).into()))
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable("writer thread has stopped".into()).into())
+        })
     }
 
     /// The writer's counters.
@@ -141,14 +149,20 @@ fn run_writer(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, stats: &Writer
                 Err(_) => break,
             }
         }
-        stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
         let started = Instant::now();
         let committed = run_group(&conn, &mut batch);
         let micros = started.elapsed().as_micros() as u64;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.last_batch_size.store(batch.len() as u64, Ordering::Relaxed);
-        stats.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+        stats
+            .last_batch_size
+            .store(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .commit_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
         stats.last_commit_micros.store(micros, Ordering::Relaxed);
         if let Err(e) = &committed {
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
@@ -182,12 +196,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let conn = super::super::open_connection(&path).unwrap();
-        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)").unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+            .unwrap();
         (dir, Writer::start(conn).unwrap(), path)
     }
 
     fn count(path: &std::path::Path) -> i64 {
-        Connection::open(path).unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,15 +233,23 @@ mod tests {
     #[tokio::test]
     async fn a_failing_job_rolls_back_alone() {
         let (_dir, w, path) = writer();
-        let ok = w.write(|c| c.execute("INSERT INTO t (v) VALUES ('a')", []).map_err(StoreError::from));
+        let ok = w.write(|c| {
+            c.execute("INSERT INTO t (v) VALUES ('a')", [])
+                .map_err(StoreError::from)
+        });
         let bad = w.write(|c| {
             c.execute("INSERT INTO t (v) VALUES ('b')", [])?;
-            c.execute("INSERT INTO t (v) VALUES ('a')", []).map_err(StoreError::from)
+            c.execute("INSERT INTO t (v) VALUES ('a')", [])
+                .map_err(StoreError::from)
         });
         let (ok, bad) = tokio::join!(ok, bad);
         assert!(ok.is_ok());
         assert!(bad.is_err());
-        assert_eq!(count(&path), 1, "the failed job's first insert was rolled back too");
+        assert_eq!(
+            count(&path),
+            1,
+            "the failed job's first insert was rolled back too"
+        );
     }
 
     #[tokio::test]
@@ -231,9 +257,12 @@ mod tests {
         let (_dir, w, path) = writer();
         let r: StoreResult<()> = w.write(|_| panic!("boom")).await;
         assert!(matches!(r, Err(StoreError::Internal(_))));
-        w.write(|c| c.execute("INSERT INTO t (v) VALUES ('x')", []).map_err(StoreError::from))
-            .await
-            .unwrap();
+        w.write(|c| {
+            c.execute("INSERT INTO t (v) VALUES ('x')", [])
+                .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
         assert_eq!(count(&path), 1);
     }
 }

@@ -1,0 +1,166 @@
+//! The admin API: authentication, the KYC queue, documents, outbox and audit pagination.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn admin_endpoints_require_an_admin_token() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/admin/kyc",
+        "/api/v1/admin/outbox",
+        "/api/v1/admin/audit",
+    ] {
+        let res = Res::from(app.client.get(app.url(path)).send().await.unwrap()).await;
+        res.assert_error(401, "unauthorized");
+        app.get_as(path, "hga_not-a-real-token")
+            .await
+            .assert_error(401, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn the_queue_lists_pending_submissions_oldest_first() {
+    let app = spawn_app().await;
+    let a = app.verified_merchant("first@acme.example").await;
+    let b = app.verified_merchant("second@acme.example").await;
+    let ka = app.submit_kyc(&a, pdf()).await.body["kyc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kb = app.submit_kyc(&b, pdf()).await.body["kyc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = app.admin_get("/api/v1/admin/kyc?status=pending").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kyc_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ka.as_str(), kb.as_str()]);
+    let item = &list.body[0];
+    for field in [
+        "merchant_id",
+        "business_name",
+        "legal_name",
+        "country",
+        "status",
+        "submitted_at",
+    ] {
+        assert!(!item[field].is_null(), "{field} missing in {item}");
+    }
+    app.admin_post(&format!("/api/v1/admin/kyc/{ka}/approve"), json!({}))
+        .await;
+    let pending = app.admin_get("/api/v1/admin/kyc?status=pending").await;
+    assert_eq!(pending.body.as_array().unwrap().len(), 1);
+    app.admin_get("/api/v1/admin/kyc?status=bogus")
+        .await
+        .assert_error(422, "validation_failed");
+    app.admin_get("/api/v1/admin/kyc/kyc_missing")
+        .await
+        .assert_error(404, "kyc_not_found");
+}
+
+#[tokio::test]
+async fn the_document_downloads_as_an_attachment_with_its_exact_bytes() {
+    let app = spawn_app().await;
+    let token = app.verified_merchant("docs@acme.example").await;
+    let kyc_id = app.submit_kyc(&token, pdf()).await.body["kyc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let detail = app.admin_get(&format!("/api/v1/admin/kyc/{kyc_id}")).await;
+    assert_eq!(detail.body["legal_name"], "Acme Stores Limited");
+    assert_eq!(detail.body["document"]["content_type"], "application/pdf");
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/kyc/{kyc_id}/document")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), pdf());
+}
+
+#[tokio::test]
+async fn approving_without_a_body_works_and_unknown_merchants_cannot_be_revoked() {
+    let app = spawn_app().await;
+    let token = app.verified_merchant("nobody@acme.example").await;
+    let kyc_id = app.submit_kyc(&token, pdf()).await.body["kyc_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = Res::from(
+        app.client
+            .post(app.url(&format!("/api/v1/admin/kyc/{kyc_id}/approve")))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.admin_post(
+        "/api/v1/admin/merchants/mer_missing/revoke",
+        json!({"reason": "x"}),
+    )
+    .await
+    .assert_error(404, "merchant_not_found");
+    let me = app.get_as("/api/v1/me", &token).await;
+    let mid = me.body["merchant_id"].as_str().unwrap();
+    app.admin_post(&format!("/api/v1/admin/merchants/{mid}/revoke"), json!({}))
+        .await
+        .assert_error(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    for i in 0..3 {
+        app.register(&format!("m{i}@acme.example")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/admin/audit?limit=2&cursor={c}"),
+            None => "/api/v1/admin/audit?limit=2".to_string(),
+        };
+        let page = app.admin_get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        for item in items {
+            for field in ["at", "actor", "action", "target", "details"] {
+                assert!(item.get(field).is_some(), "{field} missing");
+            }
+            seen.push(item.clone());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    // 3 registrations + admin created + token minted, newest first, none twice.
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen[0]["action"], "merchant.registered");
+    assert_eq!(seen[4]["action"], "admin.created");
+    app.admin_get("/api/v1/admin/audit?cursor=garbage")
+        .await
+        .assert_error(422, "validation_failed");
+    app.admin_get("/api/v1/admin/audit?limit=0")
+        .await
+        .assert_error(422, "validation_failed");
+}

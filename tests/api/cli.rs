@@ -1,0 +1,267 @@
+//! The binary's commands: check, backup, sign, admin, and option layering.
+
+use crate::helpers::*;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("HOOKGATE_SECRET_TTL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn check_passes_on_a_live_data_dir() {
+    let app = spawn_app().await;
+    app.approved_merchant("check@acme.example").await;
+    let out = run(
+        &["--data-dir", app.data_dir.to_str().unwrap(), "check"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn check_fails_on_a_bad_option_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--secret-ttl",
+            "banana",
+            "--ip-rate",
+            "fast",
+            "check",
+        ],
+        b"",
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--secret-ttl") && err.contains("HOOKGATE_SECRET_TTL"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--ip-rate"),
+        "every bad option is reported: {err}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_of_a_broken_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "--data-dir",
+            dir.path().join("absent").to_str().unwrap(),
+            "check",
+        ],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"));
+
+    // A data dir with a database but without its master key.
+    std::fs::write(dir.path().join("hookgate.db"), b"this is not sqlite").unwrap();
+    let out = run(&["--data-dir", dir.path().to_str().unwrap(), "check"], b"");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let problems = err.lines().filter(|l| l.starts_with("problem:")).count();
+    assert!(
+        problems >= 2,
+        "master key and database problems on separate lines: {err}"
+    );
+}
+
+#[test]
+fn options_layer_flags_over_env_over_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hookgate.toml");
+    std::fs::write(&file, "secret_ttl = \"banana\"\n").unwrap();
+    let data = dir.path().join("data");
+    let base = [
+        "--config",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+
+    // The file's bad value is used when nothing overrides it.
+    let out = run(&[&base[..], &["check"]].concat(), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--secret-ttl"));
+
+    // The environment beats the file...
+    let out = Command::new(BIN)
+        .args(base)
+        .arg("check")
+        .env("HOOKGATE_SECRET_TTL", "30d")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    // ...and a flag beats the environment.
+    let out = Command::new(BIN)
+        .args(base)
+        .args(["--secret-ttl", "nope", "check"])
+        .env("HOOKGATE_SECRET_TTL", "30d")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // Unknown keys in the file are refused, not ignored.
+    std::fs::write(&file, "secret_tll = \"30d\"\n").unwrap();
+    let out = run(&[&base[..], &["check"]].concat(), b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--config"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn backup_of_a_live_database_passes_integrity_check() {
+    let app = spawn_app().await;
+    app.approved_merchant("backup@acme.example").await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("copy.db");
+    // Keep the server writing while the backup runs.
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/register");
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let _ = client.post(&url).json(&serde_json::json!({
+                    "email": format!("load{i}@acme.example"), "password": PASSWORD, "business_name": "L"
+                })).send().await;
+            }
+        })
+    };
+    let data_dir = app.data_dir.clone();
+    let out_path = out_file.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "backup",
+                "--out",
+                out_path.to_str().unwrap(),
+            ],
+            b"",
+        )
+    })
+    .await
+    .unwrap();
+    writer.await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(&out_file).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let merchants: i64 = conn
+        .query_row("SELECT count(*) FROM merchants", [], |r| r.get(0))
+        .unwrap();
+    assert!(merchants >= 1);
+    let user_version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(user_version, hookgate::store::SCHEMA_VERSION);
+}
+
+#[test]
+fn sign_prints_the_three_headers_of_the_specification_vector() {
+    let out = run(
+        &[
+            "sign",
+            "--secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+        br#"{"test": 2432232314}"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\nwebhook-timestamp: 1614265330\n\
+         webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=\n"
+    );
+    let bad = run(&["sign", "--secret", "not-a-secret"], b"{}");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--secret"));
+}
+
+#[test]
+fn admin_token_prints_only_the_token_and_refuses_unknown_admins() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = create_admin(&data, "ops@acme.example");
+    assert!(token.starts_with("hga_") && !token.contains(char::is_whitespace));
+    let out = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "admin",
+            "token",
+            "--email",
+            "who@acme.example",
+        ],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    // Weak passwords are refused.
+    let out = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "admin",
+            "create",
+            "--email",
+            "weak@acme.example",
+            "--password-stdin",
+        ],
+        b"short\n",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("12 characters"));
+}
+
+#[test]
+fn serve_refuses_a_database_newer_than_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_admin(&data, "ops@acme.example");
+    let conn = rusqlite::Connection::open(data.join("hookgate.db")).unwrap();
+    conn.pragma_update(None, "user_version", hookgate::store::SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let out = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+            "serve",
+        ],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("newer than this binary"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,290 @@
+//! Spawning the application and walking merchants through onboarding.
+
+use hookgate::{cli::GlobalOptions, config::Config, startup::Application};
+use reqwest::{Client, StatusCode, multipart};
+use serde_json::{Value, json};
+use std::{io::Write, path::PathBuf, process::Command};
+
+/// The hookgate binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
+
+/// A password that satisfies the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with its data dir and an admin token.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub data_dir: PathBuf,
+    pub admin_token: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Start the app with default options.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Start the app with options adjusted by `adjust` (data dir and port 0 are set already).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut GlobalOptions)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let mut opts = GlobalOptions {
+        data_dir: Some(data_dir.clone()),
+        bind: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    adjust(&mut opts);
+    let config = Config::resolve(&opts).expect("valid test config");
+    let app = Application::build(config).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run());
+    let admin_token = create_admin(&data_dir, "root@example.com");
+    TestApp {
+        address,
+        client: Client::new(),
+        data_dir,
+        admin_token,
+        _dir: dir,
+    }
+}
+
+/// Create an admin and mint a token through the real CLI.
+pub fn create_admin(data_dir: &std::path::Path, email: &str) -> String {
+    let mut child = Command::new(BIN)
+        .args(["--data-dir"])
+        .arg(data_dir)
+        .args(["admin", "create", "--email", email, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run hookgate admin create");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "admin create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["admin", "token", "--email", email])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "admin token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A response's status and JSON body.
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Res {
+    pub async fn from(r: reqwest::Response) -> Res {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Res {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Assert the status and the contract's error code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["error"], code, "body: {}", self.body);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Res {
+        Res::from(
+            self.client
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Res {
+        Res::from(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: Value) -> Res {
+        Res::from(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Res {
+        self.get_as(path, &self.admin_token).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> Res {
+        self.post_as(path, &self.admin_token, body).await
+    }
+
+    pub async fn register(&self, email: &str) -> Res {
+        self.post_json(
+            "/api/v1/auth/register",
+            json!({"email": email, "password": PASSWORD, "business_name": "Acme Stores"}),
+        )
+        .await
+    }
+
+    /// The newest verification code emailed to `email`, read from the outbox.
+    pub async fn latest_code(&self, email: &str) -> String {
+        let res = self
+            .admin_get(&format!("/api/v1/admin/outbox?to={email}"))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let subject = res
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["subject"].as_str().unwrap().to_string())
+            .find(|s| s.contains("verification code"))
+            .expect("a verification email in the outbox");
+        subject.rsplit(' ').next().unwrap().to_string()
+    }
+
+    pub async fn verify(&self, email: &str, code: &str) -> Res {
+        self.post_json(
+            "/api/v1/auth/verify-email",
+            json!({"email": email, "code": code}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Res {
+        self.post_json(
+            "/api/v1/auth/token",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Register, verify and log in; returns the merchant's bearer token.
+    pub async fn verified_merchant(&self, email: &str) -> String {
+        assert_eq!(self.register(email).await.status, StatusCode::CREATED);
+        let code = self.latest_code(email).await;
+        assert_eq!(self.verify(email, &code).await.status, StatusCode::OK);
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Submit KYC with the given document bytes.
+    pub async fn submit_kyc(&self, token: &str, document: Vec<u8>) -> Res {
+        let form = kyc_form().part(
+            "document",
+            multipart::Part::bytes(document)
+                .file_name("registration.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+        self.submit_kyc_form(token, form).await
+    }
+
+    pub async fn submit_kyc_form(&self, token: &str, form: multipart::Form) -> Res {
+        Res::from(
+            self.client
+                .post(self.url("/api/v1/kyc"))
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A verified merchant with approved KYC; returns (token, merchant_id, key_id).
+    pub async fn approved_merchant(&self, email: &str) -> (String, String, String) {
+        let token = self.verified_merchant(email).await;
+        let res = self.submit_kyc(&token, pdf()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let kyc_id = res.body["kyc_id"].as_str().unwrap().to_string();
+        let res = self
+            .admin_post(&format!("/api/v1/admin/kyc/{kyc_id}/approve"), json!({}))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let me = self.get_as("/api/v1/me", &token).await;
+        let merchant_id = me.body["merchant_id"].as_str().unwrap().to_string();
+        let key_id = me.body["key_id"].as_str().unwrap().to_string();
+        (token, merchant_id, key_id)
+    }
+
+    /// Every byte of the database files (main, WAL), for leak checks.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for name in ["hookgate.db", "hookgate.db-wal"] {
+            if let Ok(bytes) = std::fs::read(self.data_dir.join(name)) {
+                all.extend(bytes);
+            }
+        }
+        all
+    }
+}
+
+/// The text fields of a valid KYC form.
+pub fn kyc_form() -> multipart::Form {
+    multipart::Form::new()
+        .text("legal_name", "Acme Stores Limited")
+        .text("registration_number", "RC-1234567")
+        .text("country", "NG")
+        .text("address", "123 Main St, Lagos")
+        .text("contact_phone", "+2348123456789")
+}
+
+/// A small but real PDF.
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec()
+}
+
+/// Whether `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0 with a temp data dir, driven over HTTP, and the
+//! real binary for the CLI commands.
+
+mod accounts;
+mod admin;
+mod cli;
+mod email;
+mod helpers;
+mod kyc;
+mod secrets;
