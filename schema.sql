@@ -111,3 +111,58 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Orders pushed by merchants' webhooks.
+CREATE TABLE orders (
+    id                 TEXT PRIMARY KEY,             -- ord_... (time-ordered)
+    merchant_id        TEXT NOT NULL REFERENCES merchants(id),
+    merchant_reference TEXT,
+    customer_name      TEXT NOT NULL,
+    customer_email     TEXT NOT NULL,
+    customer_phone     TEXT NOT NULL,
+    item_summary       TEXT NOT NULL,
+    address            TEXT NOT NULL,
+    tracking_status    TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX orders_by_reference ON orders (merchant_id, merchant_reference)
+    WHERE merchant_reference IS NOT NULL;
+CREATE INDEX orders_by_merchant ON orders (merchant_id, id);
+
+CREATE TABLE order_history (
+    id       INTEGER PRIMARY KEY,
+    order_id TEXT NOT NULL REFERENCES orders(id),
+    status   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    event_id TEXT NOT NULL
+);
+CREATE INDEX order_history_by_order ON order_history (order_id, id);
+
+-- Webhooks that passed signature verification: accepted ones (with their order) and
+-- authenticated rejections (validation, conflicts). Bodies are kept for --retention.
+CREATE TABLE events (
+    seq            INTEGER PRIMARY KEY,               -- cursor order
+    id             TEXT NOT NULL UNIQUE,              -- evt_...
+    merchant_id    TEXT NOT NULL REFERENCES merchants(id),
+    webhook_id     TEXT NOT NULL,
+    topic          TEXT NOT NULL,                     -- order.created, order.updated, order.rejected
+    received_at_ms INTEGER NOT NULL,
+    client_ip      TEXT NOT NULL,
+    body           BLOB,
+    body_hash      BLOB NOT NULL,                     -- SHA-256 of the raw body
+    outcome        TEXT NOT NULL CHECK (outcome IN ('accepted','rejected')),
+    reason         TEXT NOT NULL,                     -- created, updated, or the error code
+    order_id       TEXT,
+    duration_us    INTEGER NOT NULL
+);
+-- Idempotency: one accepted event per (merchant, webhook-id).
+CREATE UNIQUE INDEX events_idempotency ON events (merchant_id, webhook_id) WHERE outcome = 'accepted';
+CREATE INDEX events_by_merchant ON events (merchant_id, seq);
+CREATE INDEX events_by_time ON events (received_at_ms);
+
+-- Hourly roll-up of the in-memory request metrics (JSON), so they survive restarts.
+CREATE TABLE metrics_hourly (
+    hour INTEGER PRIMARY KEY,                         -- unix seconds at the start of the hour
+    data TEXT NOT NULL
+);

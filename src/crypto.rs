@@ -148,6 +148,11 @@ pub fn token_hash(token: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// SHA-256 of arbitrary bytes (webhook body hashes for idempotency).
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, bytes).as_ref().to_vec()
+}
+
 /// SHA-256 hex of arbitrary bytes (body hashes, ETags).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))

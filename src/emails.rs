@@ -87,3 +87,44 @@ pub fn secret_rotated(to: &str, old_valid_until: &str, public_url: &str) -> Outg
         ),
     )
 }
+
+/// Order confirmation / status update to the merchant's customer.
+pub fn order_status(
+    to: &str,
+    business_name: &str,
+    order_id: &str,
+    status: crate::domain::order::TrackingStatus,
+    created: bool,
+) -> OutgoingEmail {
+    let status = status.as_str().replace('_', " ").to_lowercase();
+    if created {
+        email(
+            to,
+            format!("Your order with {business_name} is confirmed"),
+            format!(
+                "Thank you for your order with {business_name}.\n\nOrder: {order_id}\nStatus: {status}\n\n\
+             You will get an email each time its status changes.\n"
+            ),
+        )
+    } else {
+        email(
+            to,
+            format!("Your order with {business_name} is now {status}"),
+            format!(
+                "The status of your order {order_id} with {business_name} changed.\n\nStatus: {status}\n"
+            ),
+        )
+    }
+}
+
+/// A webhook arrived signed with an expired secret; a replacement was issued.
+pub fn secret_replaced(to: &str, public_url: &str) -> OutgoingEmail {
+    email(
+        to,
+        "Your hookgate signing secret expired and was replaced",
+        format!(
+            "A webhook arrived signed with your expired secret and was refused. A new signing secret \
+         has been generated: copy it from your dashboard and deploy it: {public_url}/\n"
+        ),
+    )
+}

@@ -14,6 +14,14 @@ pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
         every(Duration::from_secs(60), state.clone(), |s| async move {
             s.limits.retain_recent();
         }),
+        every(interval, state.clone(), |s| async move {
+            roll_up_metrics(&s).await
+        }),
+        every(
+            interval.max(Duration::from_secs(60)),
+            state.clone(),
+            |s| async move { enforce_retention(&s).await },
+        ),
     ];
     if state.config.smtp_url.is_some() {
         jobs.push(every(
@@ -72,7 +80,10 @@ pub async fn rotate_due_secrets(state: &AppState) {
             })
             .await
         {
-            Ok(true) => tracing::info!(%merchant, "rotated signing secret"),
+            Ok(true) => {
+                state.keys.invalidate();
+                tracing::info!(%merchant, "rotated signing secret");
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(%merchant, error = %e, "secret rotation failed; will retry"),
         }
@@ -120,6 +131,74 @@ pub async fn deliver_outbox(state: &AppState) {
         };
         if let Err(e) = write {
             tracing::warn!(error = %e, "mailer could not record a delivery attempt");
+        }
+    }
+}
+
+/// Write the in-memory metric hours to `metrics_hourly`.
+pub async fn roll_up_metrics(state: &AppState) {
+    let hours = state.metrics.take_rollup();
+    if hours.is_empty() {
+        return;
+    }
+    let rows: Vec<(i64, String)> = hours
+        .iter()
+        .filter_map(|(h, b)| serde_json::to_string(b).ok().map(|json| (*h, json)))
+        .collect();
+    let result = state
+        .store
+        .write(move |c| {
+            for (hour, json) in &rows {
+                store::orders::save_metrics_hour(c, *hour, json)?;
+            }
+            Ok::<_, store::StoreError>(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "metrics roll-up failed; will retry");
+        state.metrics.restore_unflushed(hours);
+    }
+}
+
+/// Load this hour's rolled-up counts so a restart continues them.
+pub async fn resume_metrics(state: &AppState) {
+    let hour = crate::metrics::hour_of(clock::now());
+    match state
+        .store
+        .read(move |c| store::orders::load_metrics_hours(c, hour))
+        .await
+    {
+        Ok(rows) => {
+            for (h, json) in rows {
+                if let Ok(bucket) = serde_json::from_str(&json) {
+                    state.metrics.resume(h, bucket);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not resume metrics"),
+    }
+}
+
+/// Delete events (and their bodies) older than `--retention`, a bounded batch at a time.
+pub async fn enforce_retention(state: &AppState) {
+    let cutoff_ms = clock::now_ms() - state.config.retention.as_millis() as i64;
+    loop {
+        match state
+            .store
+            .write(move |c| store::orders::delete_events_before(c, cutoff_ms, 5000))
+            .await
+        {
+            Ok(5000) => continue,
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(deleted = n, "retention: old events deleted");
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention job failed; will retry");
+                break;
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod mailer;
+pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,6 +12,8 @@ pub struct AppState {
     pub store: Store,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<http::limits::Limits>,
+    pub keys: Arc<http::keys::KeyCache>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the application could not start.
@@ -92,6 +94,8 @@ impl Application {
             config: Arc::new(config),
             store,
             crypto,
+            keys: Arc::new(http::keys::KeyCache::default()),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         };
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -116,11 +120,14 @@ impl Application {
 
     /// Serve until stopped (Ctrl-C / SIGTERM), running the background jobs alongside.
     pub async fn run(self) -> std::io::Result<()> {
+        jobs::resume_metrics(&self.state).await;
         let jobs = jobs::spawn_all(self.state.clone());
         let result = self.server.await;
         for job in jobs {
             job.abort();
         }
+        // Keep the last counts of this hour.
+        jobs::roll_up_metrics(&self.state).await;
         result
     }
 }

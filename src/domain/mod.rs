@@ -3,6 +3,7 @@
 
 pub mod email;
 pub mod kyc;
+pub mod order;
 pub mod password;
 pub mod secret;
 pub mod signature;

@@ -27,22 +27,33 @@ pub fn scope() -> actix_web::Scope {
         .route("/merchants/{merchant_id}/revoke", web::post().to(revoke))
         .route("/outbox", web::get().to(outbox))
         .route("/audit", web::get().to(audit))
+        .route("/events", web::get().to(events))
+        .route("/events/{event_id}", web::get().to(event))
 }
 
 /// Page size bounds for list endpoints.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
-/// Parse `limit` and an id `cursor` of a list query.
-pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), ApiError> {
+/// Parse the `limit` of a list query.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    let mut v = Vec::new();
     if limit == 0 || limit > MAX_LIMIT {
-        v.push(Violation::new(
+        return Err(ApiError::validation(vec![Violation::new(
             "limit",
             format!("must be between 1 and {MAX_LIMIT}"),
-        ));
+        )]));
     }
+    Ok(limit)
+}
+
+/// Parse `limit` and an id `cursor` of a list query.
+pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), ApiError> {
+    let mut v = Vec::new();
+    let limit = page_limit(limit).unwrap_or_else(|e| {
+        v.extend(e.violations);
+        DEFAULT_LIMIT
+    });
     let cursor = match cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => match c.parse::<i64>() {
@@ -253,7 +264,10 @@ pub async fn decide(
     match decided {
         Decided::NotFound => Err(no_kyc()),
         Decided::Refused(r) => Err(ApiError::conflict(r.code(), r.message())),
-        done => Ok(done),
+        done => {
+            state.keys.invalidate();
+            Ok(done)
+        }
     }
 }
 
@@ -351,7 +365,10 @@ pub async fn revoke_merchant(
             "No merchant with this id.",
         )),
         Decided::Refused(r) => Err(ApiError::conflict(r.code(), r.message())),
-        Decided::Done { .. } => Ok(()),
+        Decided::Done { .. } => {
+            state.keys.invalidate();
+            Ok(())
+        }
     }
 }
 
@@ -427,4 +444,109 @@ async fn audit(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    merchant_id: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Parse the event filters of a query (shared with the admin pages).
+pub fn event_filter(
+    merchant_id: Option<&str>,
+    status: Option<&str>,
+    since: Option<&str>,
+    cursor: Option<i64>,
+) -> Result<store::orders::EventFilter, ApiError> {
+    let mut v = Vec::new();
+    let outcome = match status.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s @ ("accepted" | "rejected")) => Some(s.to_string()),
+        Some(_) => {
+            v.push(Violation::new("status", "must be accepted or rejected"));
+            None
+        }
+    };
+    let since_ms = match since.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match clock::parse_time(s) {
+            Some(t) => Some(t * 1000),
+            None => {
+                v.push(Violation::new(
+                    "since",
+                    "must be an RFC 3339 time or unix seconds",
+                ));
+                None
+            }
+        },
+    };
+    if !v.is_empty() {
+        return Err(ApiError::validation(v));
+    }
+    Ok(store::orders::EventFilter {
+        merchant_id: merchant_id.filter(|m| !m.is_empty()).map(str::to_string),
+        outcome,
+        since_ms,
+        before_seq: cursor,
+    })
+}
+
+/// The JSON shape of an event (without its body).
+pub fn event_json(e: &store::orders::Event) -> serde_json::Value {
+    json!({
+        "event_id": e.id, "merchant_id": e.merchant_id, "webhook_id": e.webhook_id, "topic": e.topic,
+        "received_at": clock::rfc3339_ms(e.received_at_ms), "client_ip": e.client_ip,
+        "outcome": e.outcome, "reason": e.reason, "order_id": e.order_id,
+        "response_ms": e.duration_us as f64 / 1000.0,
+    })
+}
+
+async fn events(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    q: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
+    let filter = event_filter(
+        q.merchant_id.as_deref(),
+        q.status.as_deref(),
+        q.since.as_deref(),
+        cursor,
+    )?;
+    let mut items = state
+        .store
+        .read(move |c| store::orders::list_events(c, &filter, limit + 1))
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|e| e.seq.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items.iter().map(event_json).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+async fn event(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let e = state
+        .store
+        .read(move |c| store::orders::get_event(c, &id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("event_not_found", "No event with this id."))?;
+    let mut body = event_json(&e);
+    let raw = e.body.as_deref().unwrap_or_default();
+    body["body"] = serde_json::from_slice(raw)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(raw).into_owned()));
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -4,8 +4,11 @@ pub mod admin_api;
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod ingest;
+pub mod keys;
 pub mod kyc;
 pub mod limits;
+pub mod orders;
 pub mod secret;
 
 use crate::error::ApiError;
@@ -30,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security_headers())
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .route("/metrics", web::get().to(health::prometheus))
             .service(
                 web::scope("/api/v1")
                     .route("/auth/register", web::post().to(auth::register))
@@ -43,6 +47,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route("/webhook/secret/", web::get().to(secret::reveal))
                     .route("/webhook/secret", web::post().to(secret::regenerate))
                     .route("/webhook/secret/", web::post().to(secret::regenerate))
+                    .route("/webhooks/orders", web::post().to(ingest::receive))
+                    .route("/webhooks/orders/", web::post().to(ingest::receive))
+                    .route("/orders", web::get().to(orders::list))
+                    .route("/orders/{order_id}", web::get().to(orders::get))
+                    .route("/health", web::get().to(health::health))
+                    .route("/stats", web::get().to(health::stats))
                     .service(admin_api::scope()),
             )
             .default_service(web::to(not_found)),

@@ -133,6 +133,7 @@ pub async fn regenerate_for(
             )
         })
         .await?;
+    state.keys.invalidate();
     Ok((secret, issued))
 }
 

@@ -6,6 +6,7 @@ pub mod admins;
 pub mod audit;
 pub mod kyc;
 mod migrations;
+pub mod orders;
 pub mod outbox;
 pub mod secrets;
 mod writer;

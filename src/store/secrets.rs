@@ -266,3 +266,34 @@ pub fn get(conn: &Connection, secret_id: &str) -> StoreResult<Option<SecretRow>>
     let sql = format!("SELECT {COLUMNS} FROM webhook_secrets WHERE id = ?1");
     Ok(optional(conn.query_row(&sql, [secret_id], row))?)
 }
+
+/// After a signature under an expired secret: make sure a fresh, valid secret exists (issue one
+/// when the current secret no longer verifies). Returns whether a secret was issued.
+pub fn replace_expired(
+    conn: &Connection,
+    merchant_id: &str,
+    new: &NewSecret,
+    ttl_secs: i64,
+    email: &outbox::OutgoingEmail,
+    now: i64,
+) -> StoreResult<bool> {
+    let secrets = for_merchant(conn, merchant_id)?;
+    match current(&secrets) {
+        Some(c) if c.times.verifies_at(now) => Ok(false),
+        Some(_) => {
+            issue(
+                conn,
+                merchant_id,
+                new,
+                IssueReason::Expired,
+                ttl_secs,
+                0,
+                "system",
+                now,
+            )?;
+            outbox::enqueue(conn, email, now)?;
+            Ok(true)
+        }
+        None => Ok(false), // revoked: no secret is issued
+    }
+}

@@ -1,0 +1,384 @@
+//! Orders, their status history, and webhook events. `ingest` is the one transactional unit of
+//! an accepted webhook: idempotency check, order create-or-update, history, event and email.
+
+use super::{StoreResult, optional, outbox};
+use crate::domain::order::OrderPayload;
+use crate::emails;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+/// An authenticated webhook ready to be stored.
+pub struct IncomingWebhook {
+    pub event_id: String,
+    pub new_order_id: String,
+    pub merchant_id: String,
+    pub business_name: String,
+    pub webhook_id: String,
+    pub received_at_ms: i64,
+    pub client_ip: String,
+    pub body: Vec<u8>,
+    pub body_hash: Vec<u8>,
+    pub duration_us: i64,
+}
+
+/// What storing a webhook did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    Created {
+        order_id: String,
+        event_id: String,
+    },
+    Updated {
+        order_id: String,
+        event_id: String,
+    },
+    /// Same webhook-id and body as an earlier accepted event: nothing was written.
+    Duplicate {
+        order_id: String,
+        event_id: String,
+    },
+    /// Same webhook-id, different body: only the refusal is recorded.
+    Conflict,
+}
+
+/// Store an accepted webhook (runs inside the writer's transaction, so concurrent duplicates are
+/// serialised and exactly one of them creates the order).
+pub fn ingest(
+    conn: &Connection,
+    w: &IncomingWebhook,
+    p: &OrderPayload,
+    now: i64,
+) -> StoreResult<Ingested> {
+    let earlier: Option<(String, Option<String>, Vec<u8>)> = optional(
+        conn.prepare_cached(
+            "SELECT id, order_id, body_hash FROM events
+             WHERE merchant_id = ?1 AND webhook_id = ?2 AND outcome = 'accepted'",
+        )?
+        .query_row(params![w.merchant_id, w.webhook_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        }),
+    )?;
+    if let Some((event_id, order_id, hash)) = earlier {
+        if hash == w.body_hash {
+            return Ok(Ingested::Duplicate {
+                order_id: order_id.unwrap_or_default(),
+                event_id,
+            });
+        }
+        record_rejected(conn, w, "idempotency_conflict")?;
+        return Ok(Ingested::Conflict);
+    }
+    let status = p.tracking_status.as_str();
+    let existing: Option<(String, String, String)> = match &p.merchant_reference {
+        None => None,
+        Some(reference) => optional(
+            conn.prepare_cached(
+                "SELECT id, tracking_status, customer_email FROM orders
+                 WHERE merchant_id = ?1 AND merchant_reference = ?2",
+            )?
+            .query_row(params![w.merchant_id, reference], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            }),
+        )?,
+    };
+    let (order_id, topic, changed, customer_email) = match existing {
+        Some((order_id, old_status, customer_email)) => {
+            let changed = old_status != status;
+            if changed {
+                conn.prepare_cached(
+                    "UPDATE orders SET tracking_status = ?2, updated_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![order_id, status, now])?;
+            }
+            (order_id, "order.updated", changed, customer_email)
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO orders (id, merchant_id, merchant_reference, customer_name, customer_email,
+                     customer_phone, item_summary, address, tracking_status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            )?
+            .execute(params![w.new_order_id, w.merchant_id, p.merchant_reference, p.customer_name,
+                p.customer_email, p.customer_phone, p.item_summary, p.address, status, now])?;
+            (
+                w.new_order_id.clone(),
+                "order.created",
+                true,
+                p.customer_email.clone(),
+            )
+        }
+    };
+    if changed {
+        conn.prepare_cached(
+            "INSERT INTO order_history (order_id, status, at, event_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![order_id, status, now, w.event_id])?;
+        let email = emails::order_status(
+            &customer_email,
+            &w.business_name,
+            &order_id,
+            p.tracking_status,
+            topic == "order.created",
+        );
+        outbox::enqueue(conn, &email, now)?;
+    }
+    let reason = if topic == "order.created" {
+        "created"
+    } else {
+        "updated"
+    };
+    insert_event(conn, w, topic, "accepted", reason, Some(&order_id))?;
+    Ok(if topic == "order.created" {
+        Ingested::Created {
+            order_id,
+            event_id: w.event_id.clone(),
+        }
+    } else {
+        Ingested::Updated {
+            order_id,
+            event_id: w.event_id.clone(),
+        }
+    })
+}
+
+fn insert_event(
+    conn: &Connection,
+    w: &IncomingWebhook,
+    topic: &str,
+    outcome: &str,
+    reason: &str,
+    order_id: Option<&str>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (id, merchant_id, webhook_id, topic, received_at_ms, client_ip, body,
+             body_hash, outcome, reason, order_id, duration_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        w.event_id,
+        w.merchant_id,
+        w.webhook_id,
+        topic,
+        w.received_at_ms,
+        w.client_ip,
+        w.body,
+        w.body_hash,
+        outcome,
+        reason,
+        order_id,
+        w.duration_us
+    ])?;
+    Ok(())
+}
+
+/// Record an authenticated webhook that was refused (validation, conflict, ...), with its body.
+pub fn record_rejected(conn: &Connection, w: &IncomingWebhook, reason: &str) -> StoreResult<()> {
+    insert_event(conn, w, "order.rejected", "rejected", reason, None)
+}
+
+/// One status change of an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub at: i64,
+    pub event_id: String,
+}
+
+/// An order with its history.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: String,
+    pub merchant_id: String,
+    pub merchant_reference: Option<String>,
+    pub customer_name: String,
+    pub customer_email: String,
+    pub customer_phone: String,
+    pub item_summary: String,
+    pub address: String,
+    pub tracking_status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub history: Vec<HistoryEntry>,
+}
+
+const ORDER_COLUMNS: &str = "id, merchant_id, merchant_reference, customer_name, customer_email, \
+    customer_phone, item_summary, address, tracking_status, created_at, updated_at";
+
+fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
+    Ok(Order {
+        id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        merchant_reference: r.get(2)?,
+        customer_name: r.get(3)?,
+        customer_email: r.get(4)?,
+        customer_phone: r.get(5)?,
+        item_summary: r.get(6)?,
+        address: r.get(7)?,
+        tracking_status: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        history: Vec::new(),
+    })
+}
+
+fn with_history(conn: &Connection, mut order: Order) -> StoreResult<Order> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, at, event_id FROM order_history WHERE order_id = ?1 ORDER BY id",
+    )?;
+    order.history = stmt
+        .query_map([&order.id], |r| {
+            Ok(HistoryEntry {
+                status: r.get(0)?,
+                at: r.get(1)?,
+                event_id: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(order)
+}
+
+/// A merchant's orders, newest first, older than the `before` order id.
+pub fn list(
+    conn: &Connection,
+    merchant_id: &str,
+    status: Option<&str>,
+    limit: u32,
+    before: Option<&str>,
+) -> StoreResult<Vec<Order>> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND (?2 IS NULL OR tracking_status = ?2)
+         AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
+    );
+    let orders: Vec<Order> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![merchant_id, status, before, limit], order_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    orders.into_iter().map(|o| with_history(conn, o)).collect()
+}
+
+/// One order of one merchant (another merchant's order is not found).
+pub fn get(conn: &Connection, merchant_id: &str, order_id: &str) -> StoreResult<Option<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND merchant_id = ?2");
+    match optional(conn.query_row(&sql, params![order_id, merchant_id], order_row))? {
+        Some(o) => Ok(Some(with_history(conn, o)?)),
+        None => Ok(None),
+    }
+}
+
+/// Any order by id (admin views).
+pub fn get_any(conn: &Connection, order_id: &str) -> StoreResult<Option<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
+    match optional(conn.query_row(&sql, params![order_id], order_row))? {
+        Some(o) => Ok(Some(with_history(conn, o)?)),
+        None => Ok(None),
+    }
+}
+
+/// A stored event (the body only when asked for).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub seq: i64,
+    pub id: String,
+    pub merchant_id: String,
+    pub webhook_id: String,
+    pub topic: String,
+    pub received_at_ms: i64,
+    pub client_ip: String,
+    pub outcome: String,
+    pub reason: String,
+    pub order_id: Option<String>,
+    pub duration_us: i64,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Filters of the event list.
+#[derive(Debug, Default, Clone)]
+pub struct EventFilter {
+    pub merchant_id: Option<String>,
+    /// `accepted` or `rejected`.
+    pub outcome: Option<String>,
+    pub since_ms: Option<i64>,
+    pub before_seq: Option<i64>,
+}
+
+const EVENT_COLUMNS: &str = "seq, id, merchant_id, webhook_id, topic, received_at_ms, client_ip, \
+    outcome, reason, order_id, duration_us";
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        merchant_id: r.get(2)?,
+        webhook_id: r.get(3)?,
+        topic: r.get(4)?,
+        received_at_ms: r.get(5)?,
+        client_ip: r.get(6)?,
+        outcome: r.get(7)?,
+        reason: r.get(8)?,
+        order_id: r.get(9)?,
+        duration_us: r.get(10)?,
+        body: None,
+    })
+}
+
+/// Events newest first.
+pub fn list_events(conn: &Connection, f: &EventFilter, limit: u32) -> StoreResult<Vec<Event>> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE (?1 IS NULL OR merchant_id = ?1) AND (?2 IS NULL OR outcome = ?2)
+           AND (?3 IS NULL OR received_at_ms >= ?3) AND seq < ?4
+         ORDER BY seq DESC LIMIT ?5"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            params![
+                f.merchant_id,
+                f.outcome,
+                f.since_ms,
+                f.before_seq.unwrap_or(i64::MAX),
+                limit
+            ],
+            event_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// One event with its body.
+pub fn get_event(conn: &Connection, event_id: &str) -> StoreResult<Option<Event>> {
+    let sql = format!("SELECT {EVENT_COLUMNS}, body FROM events WHERE id = ?1");
+    Ok(optional(conn.query_row(&sql, [event_id], |r| {
+        let mut e = event_row(r)?;
+        e.body = r.get(11)?;
+        Ok(e)
+    }))?)
+}
+
+/// Delete up to `limit` events received before `cutoff_ms`; returns how many went.
+pub fn delete_events_before(conn: &Connection, cutoff_ms: i64, limit: u32) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM events WHERE seq IN
+             (SELECT seq FROM events WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)",
+        params![cutoff_ms, limit],
+    )?)
+}
+
+/// Upsert an hour of rolled-up metrics.
+pub fn save_metrics_hour(conn: &Connection, hour: i64, data: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO metrics_hourly (hour, data) VALUES (?1, ?2)
+         ON CONFLICT (hour) DO UPDATE SET data = excluded.data",
+    )?
+    .execute(params![hour, data])?;
+    Ok(())
+}
+
+/// Rolled-up hours from `from_hour` on.
+pub fn load_metrics_hours(conn: &Connection, from_hour: i64) -> StoreResult<Vec<(i64, String)>> {
+    let rows = conn
+        .prepare_cached("SELECT hour, data FROM metrics_hourly WHERE hour >= ?1 ORDER BY hour")?
+        .query_map([from_hour], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
