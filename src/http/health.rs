@@ -84,15 +84,15 @@ pub fn assess(window: Bucket, public_url: &str) -> Health {
                 ));
             }
         }
-        if let Some(p95) = window.quantile_ms(0.95) {
-            if p95 > 5000.0 {
-                level = level.max(if p95 > 10000.0 { 2 } else { 1 });
-                issues.push(format!("p95 response time is {:.0} ms.", p95));
-                recommendations.push(
-                    "Check disk latency and the writer's commit time (hookgate_writer_commit_seconds in /metrics)."
-                        .to_string(),
-                );
-            }
+        if let Some(p95) = window.quantile_ms(0.95)
+            && p95 > 5000.0
+        {
+            level = level.max(if p95 > 10000.0 { 2 } else { 1 });
+            issues.push(format!("p95 response time is {p95:.0} ms."));
+            recommendations.push(
+                "Check disk latency and the writer's commit time (hookgate_writer_commit_seconds in /metrics)."
+                    .to_string(),
+            );
         }
     }
     let status = ["healthy", "warning", "critical"][level];

@@ -7,4 +7,6 @@ mod cli;
 mod email;
 mod helpers;
 mod kyc;
+mod observability;
 mod secrets;
+mod webhooks;

@@ -1,0 +1,290 @@
+//! Health status, hourly stats, Prometheus metrics and the event log.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+async fn bad_signature(app: &TestApp, s: &Sender, id: &str) {
+    let res = app
+        .send_signed(
+            s,
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            id,
+            unix_now(),
+            &order_body(None, "PENDING"),
+        )
+        .await;
+    res.assert_error(401, "invalid_signature");
+}
+
+#[tokio::test]
+async fn health_moves_from_warning_to_healthy_to_warning_to_critical() {
+    let app = spawn_app_with(|o| o.ip_rate = Some("1000/s".into())).await;
+    let idle = app.admin_get("/api/v1/health").await;
+    assert_eq!(idle.status, StatusCode::OK);
+    assert_eq!(
+        idle.body["status"], "warning",
+        "no webhooks in 24 h: {}",
+        idle.body
+    );
+    assert!(
+        idle.body["issues"][0]
+            .as_str()
+            .unwrap()
+            .contains("No webhooks")
+    );
+    assert!(!idle.body["recommendations"].as_array().unwrap().is_empty());
+
+    let s = app.sender("health@acme.example").await;
+    for i in 0..19 {
+        assert_eq!(
+            app.send_order(&s, &format!("ok{i}"), &order_body(None, "PENDING"))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+    }
+    bad_signature(&app, &s, "bad0").await; // 19/20 = 95 %: still healthy
+    let h = app.admin_get("/api/v1/health").await;
+    assert_eq!(h.body["status"], "healthy", "{}", h.body);
+    assert_eq!(h.body["metrics"]["total"], 20);
+    assert_eq!(h.body["metrics"]["success_rate"], 95.0);
+    assert!(h.body["metrics"]["p95_response_ms"].as_f64().unwrap() > 0.0);
+    assert!(h.body["metrics"]["avg_response_ms"].as_f64().is_some());
+    assert!(h.body["metrics"]["last_received_at"].as_str().is_some());
+
+    bad_signature(&app, &s, "bad1").await; // 19/21 ≈ 90.5 %
+    let h = app.admin_get("/api/v1/health").await;
+    assert_eq!(h.body["status"], "warning", "{}", h.body);
+    assert!(
+        h.body["recommendations"][0]
+            .as_str()
+            .unwrap()
+            .contains("invalid_signature")
+    );
+
+    for i in 2..6 {
+        bad_signature(&app, &s, &format!("bad{i}")).await; // 19/25 = 76 %
+    }
+    let h = app.admin_get("/api/v1/health").await;
+    assert_eq!(h.body["status"], "critical", "{}", h.body);
+    assert!(h.body["issues"][0].as_str().unwrap().contains("76.0%"));
+}
+
+#[tokio::test]
+async fn metrics_expose_the_counters_in_prometheus_format() {
+    let app = spawn_app_with(|o| o.merchant_rate = Some("3/s".into())).await;
+    let s = app.sender("prom@acme.example").await;
+    let body = order_body(None, "PENDING");
+    app.send_order(&s, "p1", &body).await;
+    app.send_order(&s, "p1", &body).await; // duplicate
+    bad_signature(&app, &s, "p2").await;
+    // The limit (burst 3) runs before idempotency, so the duplicate spent a cell too: one more
+    // order fits, the next three are limited.
+    for i in 0..4 {
+        app.send_order(&s, &format!("burst{i}"), &body).await;
+    }
+
+    let unauthenticated =
+        Res::from(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
+    unauthenticated.assert_error(401, "unauthorized");
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+    };
+    assert_eq!(
+        value("hookgate_webhook_requests_total{outcome=\"accepted\",reason=\"created\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("hookgate_webhook_requests_total{outcome=\"accepted\",reason=\"duplicate\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("hookgate_webhook_requests_total{outcome=\"rejected\",reason=\"invalid_signature\"}"),
+        1.0
+    );
+    assert_eq!(value("hookgate_webhook_duplicates_total"), 1.0);
+    assert_eq!(value("hookgate_webhook_rate_limited_total"), 3.0);
+    assert_eq!(value("hookgate_webhook_response_seconds_count"), 7.0);
+    assert_eq!(
+        value("hookgate_webhook_response_seconds_bucket{le=\"+Inf\"}"),
+        7.0
+    );
+    assert!(value("hookgate_writer_batches_total") >= 1.0);
+    assert!(value("hookgate_writer_jobs_total") >= value("hookgate_writer_batches_total"));
+    assert!(value("hookgate_writer_batch_size") >= 1.0);
+    assert!(value("hookgate_writer_commit_seconds_total") > 0.0);
+    assert_eq!(value("hookgate_writer_queue_depth"), 0.0);
+    assert!(value("hookgate_database_size_bytes") > 0.0);
+}
+
+#[tokio::test]
+async fn stats_give_hourly_buckets_with_reasons() {
+    let app = spawn_app().await;
+    let s = app.sender("stats@acme.example").await;
+    let body = order_body(None, "PENDING");
+    app.send_order(&s, "s1", &body).await;
+    app.send_order(&s, "s1", &body).await;
+    bad_signature(&app, &s, "s2").await;
+    let res = app.admin_get("/api/v1/stats?hours=3").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let buckets = res.body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 3);
+    let now = &buckets[2];
+    assert_eq!(now["received"], 3);
+    assert_eq!(now["accepted"], 1);
+    assert_eq!(now["duplicates"], 1);
+    assert_eq!(now["rejected"]["invalid_signature"], 1);
+    assert!(now["p95_response_ms"].as_f64().is_some());
+    assert_eq!(buckets[0]["received"], 0);
+    app.admin_get("/api/v1/stats?hours=0")
+        .await
+        .assert_error(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn metrics_are_rolled_up_and_survive_a_restart() {
+    let app = spawn_app_with(|o| o.jobs_interval = Some("100ms".into())).await;
+    let s = app.sender("restart@acme.example").await;
+    for i in 0..3 {
+        app.send_order(&s, &format!("r{i}"), &order_body(None, "PENDING"))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // A second server on the same data dir (as after a restart) resumes the hour's counts.
+    let config = hookgate::config::Config::resolve(&hookgate::cli::GlobalOptions {
+        data_dir: Some(app.data_dir.clone()),
+        bind: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let second = hookgate::startup::Application::build(config).unwrap();
+    let address = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run());
+    let mut total = serde_json::Value::Null;
+    for _ in 0..20 {
+        let res = app
+            .client
+            .get(format!("{address}/api/v1/health"))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await;
+        if let Ok(res) = res {
+            total = res.json::<serde_json::Value>().await.unwrap()["metrics"]["total"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(total, 3);
+}
+
+#[tokio::test]
+async fn events_record_accepted_and_authenticated_rejected_webhooks() {
+    let app = spawn_app().await;
+    let a = app.sender("events@acme.example").await;
+    let b = app.sender("quiet@other.example").await;
+    let accepted = app
+        .send_order(&a, "ev1", &order_body(None, "PENDING"))
+        .await;
+    app.send_order(&a, "ev2", "{\"customer_details\": {}}")
+        .await
+        .assert_error(422, "validation_failed");
+    bad_signature(&app, &a, "ev3").await; // unauthenticated: counted, not stored
+    app.send_order(&b, "evb", &order_body(None, "PENDING"))
+        .await;
+
+    let mut all = serde_json::Value::Null;
+    for _ in 0..20 {
+        // The rejected event is written without delaying the answer.
+        all = app
+            .admin_get(&format!(
+                "/api/v1/admin/events?merchant_id={}",
+                a.merchant_id
+            ))
+            .await
+            .body;
+        if all["items"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{all}");
+    assert_eq!(items[0]["outcome"], "rejected");
+    assert_eq!(items[0]["reason"], "validation_failed");
+    assert_eq!(items[1]["outcome"], "accepted");
+    assert_eq!(items[1]["event_id"], accepted.body["event_id"]);
+    assert_eq!(items[1]["order_id"], accepted.body["order_id"]);
+    assert_eq!(items[1]["client_ip"], "127.0.0.1");
+    assert!(items[1]["response_ms"].as_f64().is_some());
+
+    let rejected = app
+        .admin_get(&format!(
+            "/api/v1/admin/events?merchant_id={}&status=rejected",
+            a.merchant_id
+        ))
+        .await;
+    assert_eq!(rejected.body["items"].as_array().unwrap().len(), 1);
+    let detail = app
+        .admin_get(&format!(
+            "/api/v1/admin/events/{}",
+            items[1]["event_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(detail.body["body"]["customer_details"]["name"], "John Doe");
+    let everyone = app.admin_get("/api/v1/admin/events?limit=2").await;
+    assert_eq!(everyone.body["items"].as_array().unwrap().len(), 2);
+    let next = everyone.body["next_cursor"]
+        .as_str()
+        .expect("a second page");
+    let page2 = app
+        .admin_get(&format!("/api/v1/admin/events?limit=2&cursor={next}"))
+        .await;
+    assert_eq!(page2.body["items"].as_array().unwrap().len(), 1);
+    let future = app
+        .admin_get("/api/v1/admin/events?since=2999-01-01T00:00:00Z")
+        .await;
+    assert_eq!(future.body["items"].as_array().unwrap().len(), 0);
+    app.admin_get("/api/v1/admin/events?status=maybe")
+        .await
+        .assert_error(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn readiness_and_liveness_answer() {
+    let app = spawn_app().await;
+    let live = Res::from(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(live.body, serde_json::json!({"status": "ok"}));
+    let ready = Res::from(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    // Security headers on every response.
+    assert_eq!(live.headers["x-content-type-options"], "nosniff");
+    assert_eq!(live.headers["x-frame-options"], "DENY");
+    assert!(
+        live.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(live.headers.contains_key("referrer-policy"));
+}
