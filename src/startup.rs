@@ -98,10 +98,11 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::default()),
         };
         let app_state = state.clone();
+        let https = state.config.is_https();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
-                .configure(http::configure)
+                .configure(|cfg| http::configure(cfg, https))
         })
         .listen(listener)
         .map_err(|e| StartupError(format!("cannot listen: {e}")))?

@@ -14,8 +14,8 @@ pub mod secret;
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, web};
 
-/// Routes of the whole application.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Routes of the whole application; `https` adds HSTS.
+pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(64 * 1024)
@@ -30,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("")
-            .wrap(security_headers())
+            .wrap(security_headers(https))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(health::prometheus))
@@ -60,8 +60,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Headers every response carries.
-fn security_headers() -> middleware::DefaultHeaders {
-    middleware::DefaultHeaders::new()
+fn security_headers(https: bool) -> middleware::DefaultHeaders {
+    let headers = if https {
+        middleware::DefaultHeaders::new().add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        middleware::DefaultHeaders::new()
+    };
+    headers
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))

@@ -56,10 +56,13 @@ where
         } else {
             "ROLLBACK TO job; RELEASE job"
         };
-        match conn.execute_batch(end) {
-            Ok(()) => self.outcome = Some(outcome),
-            Err(e) => self.outcome = Some(Err(StoreError::from(e).into())),
-        }
+        self.outcome = Some(match (conn.execute_batch(end), outcome) {
+            (Ok(()), outcome) => outcome,
+            // The job's own error explains more than a failed rollback (after SQLITE_FULL the
+            // savepoint may already be gone with the whole transaction).
+            (Err(_), Err(own)) => Err(own),
+            (Err(e), Ok(_)) => Err(StoreError::from(e).into()),
+        });
     }
 
     fn finish(self: Box<Self>, committed: &StoreResult<()>) {
@@ -179,6 +182,13 @@ fn run_group(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         job.run(conn);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back on its own (disk full, I/O error): nothing
+            // of this group stands, so every member fails, including those that already ran.
+            return Err(StoreError::Unavailable(
+                "the transaction was rolled back by SQLite (disk full or I/O error)".into(),
+            ));
+        }
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
         // Leave the connection usable for the next group.
@@ -250,6 +260,39 @@ mod tests {
             1,
             "the failed job's first insert was rolled back too"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_fails_the_write_as_unavailable_and_the_writer_recovers() {
+        let (_dir, w, path) = writer();
+        // Cap the database at its current size: the next page allocation hits SQLITE_FULL.
+        w.write(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+        let big = "x".repeat(64 * 1024);
+        let full = w
+            .write(move |c| {
+                c.execute("INSERT INTO t (v) VALUES (?1)", [big])
+                    .map_err(StoreError::from)
+            })
+            .await;
+        assert!(
+            matches!(full, Err(StoreError::Unavailable(ref m)) if m.contains("full")),
+            "{full:?}"
+        );
+        // Space comes back: the same writer commits again.
+        w.write(|c| {
+            c.query_row("PRAGMA max_page_count = 1000000", [], |_| Ok(()))?;
+            c.execute("INSERT INTO t (v) VALUES ('after')", [])
+                .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
+        assert_eq!(count(&path), 1);
     }
 
     #[tokio::test]

@@ -287,4 +287,20 @@ async fn readiness_and_liveness_answer() {
             .contains("frame-ancestors 'none'")
     );
     assert!(live.headers.contains_key("referrer-policy"));
+    assert!(
+        !live.headers.contains_key("strict-transport-security"),
+        "no HSTS over plain http"
+    );
+}
+
+#[tokio::test]
+async fn an_https_public_url_turns_on_hsts() {
+    let app = spawn_app_with(|o| o.public_url = Some("https://hooks.example.com".into())).await;
+    let res = Res::from(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert!(
+        res.headers["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
 }
