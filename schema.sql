@@ -154,7 +154,8 @@ CREATE TABLE events (
     outcome        TEXT NOT NULL CHECK (outcome IN ('accepted','rejected')),
     reason         TEXT NOT NULL,                     -- created, updated, or the error code
     order_id       TEXT,
-    duration_us    INTEGER NOT NULL
+    duration_us    INTEGER NOT NULL,
+    headers        TEXT NOT NULL DEFAULT '{}'         -- JSON of non-secret request headers
 );
 -- Idempotency: one accepted event per (merchant, webhook-id).
 CREATE UNIQUE INDEX events_idempotency ON events (merchant_id, webhook_id) WHERE outcome = 'accepted';
@@ -166,3 +167,14 @@ CREATE TABLE metrics_hourly (
     hour INTEGER PRIMARY KEY,                         -- unix seconds at the start of the hour
     data TEXT NOT NULL
 );
+
+-- Browser sessions of admins and merchants; the cookie value is stored only as its SHA-256.
+CREATE TABLE sessions (
+    id_hash          BLOB PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('admin','merchant')),
+    subject_id       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    last_seen_at     INTEGER NOT NULL,
+    authenticated_at INTEGER NOT NULL                -- last password entry (re-auth for reveals)
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_subject ON sessions (subject_id);

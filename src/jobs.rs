@@ -13,6 +13,7 @@ pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
         }),
         every(Duration::from_secs(60), state.clone(), |s| async move {
             s.limits.retain_recent();
+            purge_sessions(&s).await;
         }),
         every(interval, state.clone(), |s| async move {
             roll_up_metrics(&s).await
@@ -132,6 +133,20 @@ pub async fn deliver_outbox(state: &AppState) {
         if let Err(e) = write {
             tracing::warn!(error = %e, "mailer could not record a delivery attempt");
         }
+    }
+}
+
+/// Delete expired browser sessions.
+pub async fn purge_sessions(state: &AppState) {
+    use crate::http::session::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
+    let now = clock::now();
+    let (idle, absolute) = (now - IDLE_TIMEOUT_SECS, now - ABSOLUTE_TIMEOUT_SECS);
+    if let Err(e) = state
+        .store
+        .write(move |c| store::sessions::purge(c, idle, absolute))
+        .await
+    {
+        tracing::warn!(error = %e, "could not purge sessions");
     }
 }
 

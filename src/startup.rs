@@ -139,10 +139,20 @@ impl Application {
         self.state.store.read(crate::store::admins::count).await
     }
 
-    /// The line printed on start when no admin exists.
+    /// Issue a one-time setup link (valid one hour, replacing any earlier one) and return the
+    /// lines printed on start when no admin exists.
     pub async fn first_admin_hint(&self) -> Result<String, crate::store::StoreError> {
+        let token = self.state.crypto.new_token("");
+        let hash = crate::crypto::token_hash(&token);
+        let expires_at = crate::clock::now() + 3600;
+        self.state
+            .store
+            .write(move |c| crate::store::sessions::set_setup_token(c, &hash, expires_at))
+            .await?;
         Ok(format!(
-            "No admin exists yet. Create one with:\n  hookgate --data-dir {} admin create --email you@example.com",
+            "No admin exists yet. Open this one-time link (valid for 1 hour) to create the first one:\n  \
+             {}/admin/setup?token={token}\nor run:\n  hookgate --data-dir {} admin create --email you@example.com",
+            self.state.config.public_url,
             self.state.config.data_dir.display()
         ))
     }

@@ -29,6 +29,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/audit", web::get().to(audit))
         .route("/events", web::get().to(events))
         .route("/events/{event_id}", web::get().to(event))
+        .default_service(web::to(super::not_found))
 }
 
 /// Page size bounds for list endpoints.
@@ -241,11 +242,11 @@ pub fn required_reason(raw: Option<&str>) -> Result<String, ApiError> {
 /// Apply an admin decision to a KYC submission.
 pub async fn decide(
     state: &AppState,
-    admin: &AuthAdmin,
+    actor: &str,
     kyc_id: String,
     decision: Decision,
 ) -> Result<Decided, ApiError> {
-    let actor = admin.actor();
+    let actor = actor.to_string();
     let public_url = state.config.public_url.clone();
     let ttl = state.config.secret_ttl.as_secs() as i64;
     let now = clock::now();
@@ -293,7 +294,8 @@ async fn approve(
         secret: new_secret,
         key_id: new_key_id(&state),
     };
-    let Decided::Done { key_id, .. } = decide(&state, &admin, path.into_inner(), decision).await?
+    let Decided::Done { key_id, .. } =
+        decide(&state, &admin.actor(), path.into_inner(), decision).await?
     else {
         return Err(ApiError::internal());
     };
@@ -310,7 +312,7 @@ async fn reject(
     let reason = required_reason(body.reason.as_deref())?;
     decide(
         &state,
-        &admin,
+        &admin.actor(),
         path.into_inner(),
         Decision::Reject { reason },
     )
@@ -328,7 +330,7 @@ async fn request_changes(
     let reason = required_reason(body.reason.as_deref())?;
     decide(
         &state,
-        &admin,
+        &admin.actor(),
         path.into_inner(),
         Decision::RequestChanges { reason },
     )
@@ -339,11 +341,11 @@ async fn request_changes(
 /// Revoke a merchant's approval and every secret.
 pub async fn revoke_merchant(
     state: &AppState,
-    admin: &AuthAdmin,
+    actor: &str,
     merchant_id: String,
     reason: String,
 ) -> Result<(), ApiError> {
-    let actor = admin.actor();
+    let actor = actor.to_string();
     let public_url = state.config.public_url.clone();
     let ttl = state.config.secret_ttl.as_secs() as i64;
     let now = clock::now();
@@ -380,7 +382,7 @@ async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let body: NoteBody = optional_json(&body)?;
     let reason = required_reason(body.reason.as_deref())?;
-    revoke_merchant(&state, &admin, path.into_inner(), reason).await?;
+    revoke_merchant(&state, &admin.actor(), path.into_inner(), reason).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "revoked"})))
 }
 

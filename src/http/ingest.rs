@@ -254,6 +254,7 @@ async fn pipeline(
         body_hash: sha256(&body),
         body: body.to_vec(),
         duration_us: started.elapsed().as_micros() as i64,
+        headers: recorded_headers(req),
     };
     let parsed = if !is_json(req) {
         Err(ApiError::new(
@@ -313,4 +314,28 @@ fn record_rejection(state: &AppState, incoming: IncomingWebhook, reason: &'stati
             tracing::warn!(error = %e, "could not record a rejected webhook");
         }
     });
+}
+
+/// The request headers worth keeping with an event; signatures and credentials never are.
+fn recorded_headers(req: &HttpRequest) -> String {
+    const KEPT: [&str; 6] = [
+        "content-type",
+        "content-length",
+        "user-agent",
+        "x-api-key",
+        "webhook-id",
+        "webhook-timestamp",
+    ];
+    let map: serde_json::Map<String, serde_json::Value> = KEPT
+        .iter()
+        .filter_map(|name| {
+            header_str(req, name).map(|v| {
+                (
+                    name.to_string(),
+                    json!(v.chars().take(256).collect::<String>()),
+                )
+            })
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }

@@ -25,10 +25,18 @@ pub struct Document {
     pub bytes: Vec<u8>,
 }
 
+/// A KYC form as uploaded: text fields, the document, and (from the browser) a CSRF token.
+pub struct KycUpload {
+    pub form: KycForm,
+    pub document: Option<Document>,
+    pub csrf: Option<String>,
+}
+
 /// Read the KYC form from a multipart stream, enforcing size and type limits as it streams.
-pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document>), ApiError> {
+pub async fn read_form(mut parts: Multipart) -> Result<KycUpload, ApiError> {
     let mut form = KycForm::default();
     let mut document = None;
+    let mut csrf = None;
     let mut seen = 0;
     while let Some(part) = parts.next().await {
         let mut field = part.map_err(multipart_error)?;
@@ -73,6 +81,7 @@ pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document
             "country" => form.country = text(),
             "address" => form.address = text(),
             "contact_phone" => form.contact_phone = text(),
+            "csrf" => csrf = text(),
             "document" if !bytes.is_empty() => {
                 let kind = DocumentKind::sniff(&bytes).ok_or_else(|| {
                     ApiError::new(
@@ -90,7 +99,11 @@ pub async fn read_form(mut parts: Multipart) -> Result<(KycForm, Option<Document
             _ => {} // Unknown parts are ignored.
         }
     }
-    Ok((form, document))
+    Ok(KycUpload {
+        form,
+        document,
+        csrf,
+    })
 }
 
 fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
@@ -173,8 +186,8 @@ pub async fn submit(
     {
         return Err(ApiError::conflict(refused.code(), refused.message()));
     }
-    let (form, document) = read_form(Multipart::new(req.headers(), payload)).await?;
-    let kyc_id = submit_form(&state, &m.id, form, document).await?;
+    let upload = read_form(Multipart::new(req.headers(), payload)).await?;
+    let kyc_id = submit_form(&state, &m.id, upload.form, upload.document).await?;
     Ok(HttpResponse::Created().json(json!({"kyc_id": kyc_id, "status": "pending"})))
 }
 

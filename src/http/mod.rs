@@ -1,7 +1,9 @@
 //! The actix layer: one route table, extractors, one file per resource.
 
 pub mod admin_api;
+pub mod assets;
 pub mod auth;
+pub mod charts;
 pub mod extract;
 pub mod health;
 pub mod ingest;
@@ -10,6 +12,10 @@ pub mod kyc;
 pub mod limits;
 pub mod orders;
 pub mod secret;
+pub mod session;
+pub mod ui;
+pub mod ui_admin;
+pub mod ui_merchant;
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, web};
@@ -25,6 +31,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
         ApiError::bad_request("invalid_query", format!("Invalid query string: {e}")).into()
     }))
     .app_data(
+        web::FormConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|e, _| {
+                ui::UiError(ApiError::bad_request(
+                    "invalid_form",
+                    format!("The form could not be read: {e}."),
+                ))
+                .into()
+            }),
+    )
+    .app_data(
         web::PathConfig::default()
             .error_handler(|_, _| ApiError::not_found("not_found", "No such resource.").into()),
     )
@@ -34,6 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(health::prometheus))
+            .route("/static/{path:.*}", web::get().to(assets::serve))
+            .service(ui_admin::scope())
+            .configure(ui_merchant::configure)
             .service(
                 web::scope("/api/v1")
                     .route("/auth/register", web::post().to(auth::register))
@@ -53,7 +73,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
                     .route("/orders/{order_id}", web::get().to(orders::get))
                     .route("/health", web::get().to(health::health))
                     .route("/stats", web::get().to(health::stats))
-                    .service(admin_api::scope()),
+                    .service(admin_api::scope())
+                    .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found)),
     );
@@ -80,11 +101,16 @@ fn security_headers(https: bool) -> middleware::DefaultHeaders {
         ))
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "not_found",
-        format!("No route for {} {}.", req.method(), req.path()),
-    ))
+/// Unknown routes: JSON under /api, the HTML error page elsewhere.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/api/") || req.path() == "/metrics" {
+        actix_web::ResponseError::error_response(&ApiError::not_found(
+            "not_found",
+            format!("No route for {} {}.", req.method(), req.path()),
+        ))
+    } else {
+        ui::not_found_page(&req)
+    }
 }
 
 /// JSON extractor failures in the contract's shape.

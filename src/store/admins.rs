@@ -93,3 +93,12 @@ pub fn admin_for_token(conn: &Connection, token_hash: &[u8]) -> StoreResult<Opti
         .query_row([token_hash], row),
     )?)
 }
+
+/// Look an admin up by id.
+pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<Admin>> {
+    Ok(optional(conn.query_row(
+        "SELECT id, email, password_hash FROM admins WHERE id = ?1",
+        [id],
+        row,
+    ))?)
+}

@@ -9,6 +9,7 @@ mod migrations;
 pub mod orders;
 pub mod outbox;
 pub mod secrets;
+pub mod sessions;
 mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;

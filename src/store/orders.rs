@@ -19,6 +19,8 @@ pub struct IncomingWebhook {
     pub body: Vec<u8>,
     pub body_hash: Vec<u8>,
     pub duration_us: i64,
+    /// JSON of the non-secret request headers (never the signature).
+    pub headers: String,
 }
 
 /// What storing a webhook did.
@@ -151,8 +153,8 @@ fn insert_event(
 ) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO events (id, merchant_id, webhook_id, topic, received_at_ms, client_ip, body,
-             body_hash, outcome, reason, order_id, duration_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             body_hash, outcome, reason, order_id, duration_us, headers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         w.event_id,
@@ -166,7 +168,8 @@ fn insert_event(
         outcome,
         reason,
         order_id,
-        w.duration_us
+        w.duration_us,
+        w.headers
     ])?;
     Ok(())
 }
@@ -288,6 +291,7 @@ pub struct Event {
     pub reason: String,
     pub order_id: Option<String>,
     pub duration_us: i64,
+    pub headers: String,
     pub body: Option<Vec<u8>>,
 }
 
@@ -302,7 +306,7 @@ pub struct EventFilter {
 }
 
 const EVENT_COLUMNS: &str = "seq, id, merchant_id, webhook_id, topic, received_at_ms, client_ip, \
-    outcome, reason, order_id, duration_us";
+    outcome, reason, order_id, duration_us, headers";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
@@ -317,6 +321,7 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         reason: r.get(8)?,
         order_id: r.get(9)?,
         duration_us: r.get(10)?,
+        headers: r.get(11)?,
         body: None,
     })
 }
@@ -350,7 +355,7 @@ pub fn get_event(conn: &Connection, event_id: &str) -> StoreResult<Option<Event>
     let sql = format!("SELECT {EVENT_COLUMNS}, body FROM events WHERE id = ?1");
     Ok(optional(conn.query_row(&sql, [event_id], |r| {
         let mut e = event_row(r)?;
-        e.body = r.get(11)?;
+        e.body = r.get(12)?;
         Ok(e)
     }))?)
 }

@@ -238,13 +238,33 @@ async fn malformed_bodies_get_contract_errors() {
     Res::from(res).await.assert_error(422, "validation_failed");
     Res::from(
         app.client
-            .get(app.url("/no/such/page"))
+            .get(app.url("/api/v1/no/such/thing"))
             .send()
             .await
             .unwrap(),
     )
     .await
     .assert_error(404, "not_found");
+    // Pages get the rendered error page instead of JSON.
+    let page = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("There is no page at /no/such/page")
+    );
 }
 
 #[tokio::test]

@@ -3,10 +3,12 @@
 
 mod accounts;
 mod admin;
+mod browser;
 mod cli;
 mod email;
 mod helpers;
 mod kyc;
 mod observability;
 mod secrets;
+mod webdriver;
 mod webhooks;

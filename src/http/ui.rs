@@ -1,0 +1,139 @@
+//! What the HTML pages share: rendering askama templates, the HTML error page, form helpers.
+
+use crate::error::{ApiError, Violation};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, http::header};
+use askama::Template;
+use std::fmt;
+
+/// An error on an HTML route, answered with the rendered error page.
+#[derive(Debug)]
+pub struct UiError(pub ApiError);
+
+impl fmt::Display for UiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        UiError(e)
+    }
+}
+
+impl From<crate::store::StoreError> for UiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        UiError(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for UiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let title = self.0.status.canonical_reason().unwrap_or("Error");
+        let page = ErrorPage {
+            status: self.0.status.as_u16(),
+            title,
+            message: &self.0.message,
+        };
+        let mut res = html(self.0.status, &page);
+        if let Some(secs) = self.0.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
+}
+
+/// The result of an HTML handler.
+pub type UiResult = Result<HttpResponse, UiError>;
+
+/// Render a template with a status; a template failure is logged and answered as a plain 500.
+pub fn html<T: Template>(status: StatusCode, page: &T) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain")
+                .body("Internal error")
+        }
+    }
+}
+
+/// Render with 200.
+pub fn page<T: Template>(page: &T) -> UiResult {
+    Ok(html(StatusCode::OK, page))
+}
+
+/// 303 See Other to `to` (POST-redirect-GET).
+pub fn redirect(to: &str) -> UiResult {
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish())
+}
+
+/// The HTML 404 for unknown page routes.
+pub fn not_found_page(req: &HttpRequest) -> HttpResponse {
+    UiError(ApiError::not_found(
+        "not_found",
+        format!("There is no page at {}.", req.path()),
+    ))
+    .error_response()
+}
+
+/// Field errors of a form, looked up by field name in templates.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(pub Vec<Violation>);
+
+impl FieldErrors {
+    /// The first error of `field`, if any.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|v| v.field == field)
+            .map(|v| v.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Split an error into field errors (validation) or a general message.
+pub fn form_error(e: ApiError) -> (FieldErrors, Option<String>) {
+    if e.violations.is_empty() {
+        (FieldErrors::default(), Some(e.message))
+    } else {
+        (FieldErrors(e.violations), None)
+    }
+}
+
+/// Format unix seconds for people (UTC, minutes).
+pub fn when(ts: i64) -> String {
+    let s = crate::clock::rfc3339(ts);
+    s.get(..16)
+        .map(|d| format!("{} UTC", d.replace('T', " ")))
+        .unwrap_or(s)
+}
+
+/// Format unix milliseconds for people (UTC, seconds).
+pub fn when_ms(ms: i64) -> String {
+    let s = crate::clock::rfc3339_ms(ms);
+    s.get(..19)
+        .map(|d| format!("{} UTC", d.replace('T', " ")))
+        .unwrap_or(s)
+}
