@@ -9,6 +9,7 @@ mod email;
 mod helpers;
 mod kyc;
 mod observability;
+mod pages;
 mod secrets;
 mod webdriver;
 mod webhooks;
