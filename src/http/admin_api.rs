@@ -48,6 +48,19 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     Ok(limit)
 }
 
+/// Trim a page fetched with `limit + 1` rows down to `limit`; the cursor of the next page, if any.
+pub fn next_page<T>(
+    items: &mut Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> String,
+) -> Option<String> {
+    if items.len() <= limit as usize {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(cursor)
+}
+
 /// Parse `limit` and an id `cursor` of a list query.
 pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), ApiError> {
     let mut v = Vec::new();
@@ -432,10 +445,7 @@ async fn audit(
         .store
         .read(move |c| store::audit::list(c, limit + 1, cursor, None))
         .await?;
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.id.to_string())
-    });
+    let next_cursor = next_page(&mut items, limit, |e| e.id.to_string());
     let items: Vec<_> = items
         .iter()
         .map(|e| {
@@ -445,7 +455,7 @@ async fn audit(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
 #[derive(Deserialize)]
@@ -523,12 +533,7 @@ async fn events(
         .store
         .read(move |c| store::orders::list_events(c, &filter, limit + 1))
         .await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.seq.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_page(&mut items, limit, |e| e.seq.to_string());
     Ok(HttpResponse::Ok().json(json!({
         "items": items.iter().map(event_json).collect::<Vec<_>>(),
         "next_cursor": next_cursor,

@@ -248,32 +248,24 @@ pub struct TokenBody {
     password: Option<String>,
 }
 
-/// Check credentials with throttling; failed attempts are audited. Unknown email and wrong
-/// password take the same time and give the same answer.
-pub async fn authenticate(
+/// Check a password for an account with the login throttles (per IP and per account) and audit
+/// every failure. An unknown account is verified against a dummy hash, so it takes the same time
+/// and gets the same answer as a wrong password.
+pub async fn verify_credentials<T: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
-    email: &str,
+    kind: &'static str,
+    account_key: String,
     password: &str,
-) -> Result<accounts::Merchant, ApiError> {
+    lookup: impl FnOnce(&rusqlite::Connection) -> store::StoreResult<Option<T>> + Send + 'static,
+    hash_of: fn(&T) -> String,
+) -> Result<T, ApiError> {
     let ip = client_ip(req);
     check(&state.limits.auth_ip, &ip)?;
-    let email_key = email.trim().to_lowercase();
-    check(&state.limits.auth_account, &email_key)?;
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "Email or password is wrong.",
-        )
-    };
-    let lookup = email_key.clone();
-    let merchant = state
-        .store
-        .read(move |c| accounts::find_by_email(c, &lookup))
-        .await?;
+    check(&state.limits.auth_account, &account_key)?;
+    let account = state.store.read(lookup).await?;
     let crypto = state.crypto.clone();
-    let hash = merchant.as_ref().map(|m| m.password_hash.clone());
+    let hash = account.as_ref().map(hash_of);
     let password = password.to_string();
     let ok = web::block(move || {
         let hash = hash.unwrap_or_else(|| crypto::dummy_password_hash(&crypto));
@@ -281,16 +273,8 @@ pub async fn authenticate(
     })
     .await
     .map_err(|_| ApiError::internal())?;
-    match merchant {
-        Some(m) if ok => {
-            if !m.email_verified {
-                return Err(ApiError::forbidden(
-                    "email_unverified",
-                    "Verify your email address first.",
-                ));
-            }
-            Ok(m)
-        }
+    match account {
+        Some(a) if ok => Ok(a),
         _ => {
             let now = clock::now();
             state
@@ -301,15 +285,47 @@ pub async fn authenticate(
                         now,
                         &format!("ip:{ip}"),
                         "auth.login_failed",
-                        &email_key,
-                        json!({"kind": "merchant"}),
+                        &account_key,
+                        json!({"kind": kind}),
                     )
                     .map_err(store::StoreError::from)
                 })
                 .await?;
-            Err(invalid())
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Email or password is wrong.",
+            ))
         }
     }
+}
+
+/// Check a merchant's credentials; an unverified email is refused after a correct password.
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    email: &str,
+    password: &str,
+) -> Result<accounts::Merchant, ApiError> {
+    let email_key = email.trim().to_lowercase();
+    let lookup = email_key.clone();
+    let m = verify_credentials(
+        state,
+        req,
+        "merchant",
+        email_key,
+        password,
+        move |c| accounts::find_by_email(c, &lookup),
+        |m| m.password_hash.clone(),
+    )
+    .await?;
+    if !m.email_verified {
+        return Err(ApiError::forbidden(
+            "email_unverified",
+            "Verify your email address first.",
+        ));
+    }
+    Ok(m)
 }
 
 /// Issue a merchant bearer token.

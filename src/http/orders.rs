@@ -58,12 +58,7 @@ pub async fn list(
         .store
         .read(move |c| orders::list(c, &m.id, status, limit + 1, cursor.as_deref()))
         .await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|o| o.id.clone())
-    } else {
-        None
-    };
+    let next_cursor = super::admin_api::next_page(&mut items, limit, |o| o.id.clone());
     Ok(HttpResponse::Ok().json(json!({
         "items": items.iter().map(order_json).collect::<Vec<_>>(),
         "next_cursor": next_cursor,

@@ -1,10 +1,7 @@
 //! The admin console (`/admin/`): server-rendered pages, one askama struct per page.
 
 use super::{
-    admin_api,
-    extract::client_ip,
-    health,
-    limits::check,
+    admin_api, health,
     session::{self, AdminSession, pre_login_csrf, verify_csrf},
     ui::{FieldErrors, UiError, UiResult, form_error, html, page, redirect, when, when_ms},
 };
@@ -122,50 +119,18 @@ async fn authenticate_admin(
     email: &str,
     password: &str,
 ) -> Result<store::admins::Admin, ApiError> {
-    let ip = client_ip(req);
-    check(&state.limits.auth_ip, &ip)?;
-    let key = format!("admin:{}", email.trim().to_lowercase());
-    check(&state.limits.auth_account, &key)?;
     let lookup = email.trim().to_string();
-    let admin = state
-        .store
-        .read(move |c| store::admins::find_by_email(c, &lookup))
-        .await?;
-    let hash = admin.as_ref().map(|a| a.password_hash.clone());
-    let (crypto_, password) = (state.crypto.clone(), password.to_string());
-    let ok = web::block(move || {
-        crypto::verify_password(
-            &password,
-            &hash.unwrap_or_else(|| crypto::dummy_password_hash(&crypto_)),
-        )
-    })
+    let key = format!("admin:{}", lookup.to_lowercase());
+    super::auth::verify_credentials(
+        state,
+        req,
+        "admin",
+        key,
+        password,
+        move |c| store::admins::find_by_email(c, &lookup),
+        |a| a.password_hash.clone(),
+    )
     .await
-    .map_err(|_| ApiError::internal())?;
-    match admin {
-        Some(a) if ok => Ok(a),
-        _ => {
-            let now = clock::now();
-            state
-                .store
-                .write(move |c| {
-                    store::audit::record(
-                        c,
-                        now,
-                        &format!("ip:{ip}"),
-                        "auth.login_failed",
-                        &key,
-                        serde_json::json!({"kind": "admin"}),
-                    )
-                    .map_err(store::StoreError::from)
-                })
-                .await?;
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Email or password is wrong.",
-            ))
-        }
-    }
 }
 
 async fn login(
@@ -1002,11 +967,8 @@ async fn events(
                     .store
                     .read(move |c| store::orders::list_events(c, &filter, limit + 1))
                     .await?;
-                let next = (items.len() > limit as usize).then(|| {
-                    items.truncate(limit as usize);
-                    items.last().map(|e| e.seq.to_string())
-                });
-                (items, next.flatten(), None)
+                let next = admin_api::next_page(&mut items, limit, |e| e.seq.to_string());
+                (items, next, None)
             }
             Err(e) => (
                 Vec::new(),
@@ -1133,10 +1095,7 @@ async fn audit(
         .store
         .read(move |c| store::audit::list(c, limit + 1, cursor, None))
         .await?;
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.id.to_string())
-    });
+    let next_cursor = admin_api::next_page(&mut items, limit, |e| e.id.to_string());
     page(&AuditPage {
         chrome: chrome(&state, &s, "audit"),
         items: items
@@ -1149,7 +1108,7 @@ async fn audit(
                 details: a.details.to_string(),
             })
             .collect(),
-        next_cursor: next_cursor.flatten(),
+        next_cursor,
     })
 }
 
@@ -1182,10 +1141,7 @@ async fn outbox(
         .store
         .read(move |c| store::outbox::list(c, filter.as_deref(), limit + 1, cursor))
         .await?;
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.id.to_string())
-    });
+    let next_cursor = admin_api::next_page(&mut items, limit, |e| e.id.to_string());
     page(&OutboxPage {
         chrome: chrome(&state, &s, "outbox"),
         to,
@@ -1205,6 +1161,6 @@ async fn outbox(
                 created: when(m.created_at),
             })
             .collect(),
-        next_cursor: next_cursor.flatten(),
+        next_cursor,
     })
 }
