@@ -3,12 +3,14 @@
 
 use reqwest::Client;
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// A running chromedriver, killed on drop.
+/// A running chromedriver in its own process group; on drop the whole group (chromedriver and
+/// every browser it started) is killed, also when a test panics half-way.
 pub struct Driver {
     child: Child,
     pub url: String,
@@ -16,6 +18,8 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -44,6 +48,7 @@ impl Driver {
             .port();
         let child = Command::new(path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
