@@ -200,9 +200,11 @@ pub fn check_problems(config: &Config) -> Vec<String> {
         }
     };
     match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
-        Ok(v) if v == SCHEMA_VERSION => {}
+        Ok(0) => problems.push("the database has no hookgate schema (user_version 0)".into()),
+        // An older schema is fine: `serve` migrates it forward at start.
+        Ok(v) if v <= SCHEMA_VERSION => {}
         Ok(v) => problems.push(format!(
-            "database schema version {v}, expected {SCHEMA_VERSION}"
+            "database schema version {v} is newer than this binary's {SCHEMA_VERSION}; run a newer hookgate"
         )),
         Err(e) => problems.push(format!("database is not readable: {e}")),
     }

@@ -116,6 +116,8 @@ impl Store {
             .max_size(8)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
+        // A larger page cache for the writer: the hot index pages stay in memory.
+        conn.pragma_update(None, "cache_size", -16_384)?;
         let writer = Writer::start(conn)?;
         Ok(Store { reads, writer })
     }

@@ -44,7 +44,7 @@ where
 {
     fn run(&mut self, conn: &Connection) {
         let Some(work) = self.work.take() else { return };
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = cached(conn, "SAVEPOINT job") {
             self.outcome = Some(Err(StoreError::from(e).into()));
             return;
         }
@@ -52,11 +52,11 @@ where
             Err(StoreError::Internal("a write panicked; it was rolled back".into()).into())
         });
         let end = if outcome.is_ok() {
-            "RELEASE job"
+            cached(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            cached(conn, "ROLLBACK TO job").and_then(|()| cached(conn, "RELEASE job"))
         };
-        self.outcome = Some(match (conn.execute_batch(end), outcome) {
+        self.outcome = Some(match (end, outcome) {
             (Ok(()), outcome) => outcome,
             // The job's own error explains more than a failed rollback (after SQLITE_FULL the
             // savepoint may already be gone with the whole transaction).
@@ -75,6 +75,11 @@ where
         // The caller may have gone away (client disconnected); the write stands regardless.
         let _ = self.reply.send(result);
     }
+}
+
+/// Run a parameterless statement through the statement cache (no re-parsing per job).
+fn cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Counters describing the writer, for metrics.
@@ -179,7 +184,7 @@ fn run_writer(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, stats: &Writer
 }
 
 fn run_group(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    cached(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         job.run(conn);
         if conn.is_autocommit() {
@@ -190,7 +195,7 @@ fn run_group(conn: &Connection, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
             ));
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = cached(conn, "COMMIT") {
         // Leave the connection usable for the next group.
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e.into());

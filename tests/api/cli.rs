@@ -265,3 +265,36 @@ fn serve_refuses_a_database_newer_than_the_binary() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_refuses_a_missing_or_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_admin(&data, "ops@acme.example");
+    let db = data.join("hookgate.db");
+    let set_version = |v: i64| {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", v)
+            .unwrap();
+    };
+    // The current schema passes; version 0 means no hookgate schema at all. (An older but valid
+    // schema, which serve migrates, can only exist once there is a second migration.)
+    let out = run(&["--data-dir", data.to_str().unwrap(), "check"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    set_version(0);
+    let out = run(&["--data-dir", data.to_str().unwrap(), "check"], b"");
+    assert!(
+        stderr(&out).contains("no hookgate schema"),
+        "{}",
+        stderr(&out)
+    );
+    set_version(hookgate::store::SCHEMA_VERSION + 1);
+    let out = run(&["--data-dir", data.to_str().unwrap(), "check"], b"");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("newer than this binary"),
+        "{}",
+        stderr(&out)
+    );
+}
