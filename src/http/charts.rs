@@ -43,7 +43,7 @@ fn axis(out: &mut String, max: f64, labels: &[String], title: &str, unit: &str) 
 }
 
 fn fmt_num(v: f64) -> String {
-    if v >= 10.0 || v == 0.0 {
+    if v >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")

@@ -18,10 +18,16 @@ fn skip() -> bool {
     false
 }
 
-fn shot(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/screenshots")
-        .join(format!("{name}.png"))
+/// Where to save a screenshot; only with HOOKGATE_SCREENSHOTS=1, so a plain test run does not
+/// rewrite the committed images.
+fn shot(name: &str) -> Option<PathBuf> {
+    std::env::var("HOOKGATE_SCREENSHOTS")
+        .is_ok_and(|v| v == "1")
+        .then(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/screenshots")
+                .join(format!("{name}.png"))
+        })
 }
 
 /// A server with no admin yet; returns its address, the setup link and the temp dir.
@@ -100,7 +106,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
         "Acme Stores"
     );
     shop.resize(390, 844).await;
-    shop.screenshot(&shot("merchant-signup-phone")).await;
+    shop.screenshot(shot("merchant-signup-phone")).await;
     shop.resize(1280, 900).await;
     shop.fill("input[name=password]", PASSWORD).await;
     shop.click("#signup").await;
@@ -169,7 +175,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
             .starts_with("inline")
     );
     assert_eq!(document.bytes().await.unwrap().to_vec(), pdf());
-    admin.screenshot(&shot("admin-kyc-review")).await;
+    admin.screenshot(shot("admin-kyc-review")).await;
     admin.click("#approve").await;
     wait_for_text(&admin, "#kyc-status", "approved").await;
     admin.goto(&format!("{base}/admin/audit")).await;
@@ -217,9 +223,9 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     wait_for_text(&shop, "#orders", &order_id).await;
     wait_for_text(&shop, "#events", "msg_browser_1").await;
     shop.resize(1280, 2200).await;
-    shop.screenshot(&shot("merchant-dashboard")).await;
+    shop.screenshot(shot("merchant-dashboard")).await;
     shop.resize(390, 844).await;
-    shop.screenshot(&shot("merchant-dashboard-phone")).await;
+    shop.screenshot(shot("merchant-dashboard-phone")).await;
     shop.resize(1280, 900).await;
     admin.goto(&format!("{base}/admin/events")).await;
     wait_for_text(&admin, "table", "msg_browser_1").await;
@@ -229,11 +235,11 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
         !admin.source().await.contains("webhook-signature"),
         "signatures are never shown"
     );
-    admin.screenshot(&shot("admin-event")).await;
+    admin.screenshot(shot("admin-event")).await;
     admin.goto(&format!("{base}/admin/")).await;
     wait_for_text(&admin, "#stat-total", "1").await;
     admin.resize(1280, 1400).await;
-    admin.screenshot(&shot("admin-dashboard")).await;
+    admin.screenshot(shot("admin-dashboard")).await;
 
     // A merchant session does not open admin pages.
     shop.goto(&format!("{base}/admin/")).await;

@@ -257,8 +257,9 @@ impl Browser {
         .await;
     }
 
-    /// Save a PNG screenshot of the viewport.
-    pub async fn screenshot(&self, path: &std::path::Path) {
+    /// Save a PNG screenshot of the viewport (when a path is given).
+    pub async fn screenshot(&self, path: Option<std::path::PathBuf>) {
+        let Some(path) = path else { return };
         use base64::Engine;
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
