@@ -18,11 +18,9 @@ pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
         every(interval, state.clone(), |s| async move {
             roll_up_metrics(&s).await
         }),
-        every(
-            interval.max(Duration::from_secs(60)),
-            state.clone(),
-            |s| async move { enforce_retention(&s).await },
-        ),
+        every(interval, state.clone(), |s| async move {
+            enforce_retention(&s).await
+        }),
     ];
     if state.config.smtp_url.is_some() {
         jobs.push(every(

@@ -304,3 +304,39 @@ async fn an_https_public_url_turns_on_hsts() {
             .contains("max-age=")
     );
 }
+
+#[tokio::test]
+async fn events_older_than_the_retention_are_deleted_but_orders_stay() {
+    let app = spawn_app_with(|o| {
+        o.retention = Some("1s".into());
+        o.jobs_interval = Some("200ms".into());
+    })
+    .await;
+    let s = app.sender("retain@acme.example").await;
+    let created = app
+        .send_order(&s, "old", &order_body(None, "PENDING"))
+        .await;
+    let order_id = created.body["order_id"].as_str().unwrap().to_string();
+    let mut remaining = usize::MAX;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let events = app.admin_get("/api/v1/admin/events").await;
+        remaining = events.body["items"].as_array().unwrap().len();
+        if remaining == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        remaining, 0,
+        "the event and its body are gone after the retention"
+    );
+    let order = app
+        .get_as(&format!("/api/v1/orders/{order_id}"), &s.token)
+        .await;
+    assert_eq!(
+        order.status,
+        StatusCode::OK,
+        "the order and its history stay"
+    );
+    assert_eq!(order.body["history"].as_array().unwrap().len(), 1);
+}
