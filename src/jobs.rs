@@ -192,25 +192,31 @@ pub async fn resume_metrics(state: &AppState) {
     }
 }
 
-/// Delete events (and their bodies) older than `--retention`, a bounded batch at a time.
+/// Delete events (and their bodies) and outbox emails older than `--retention`, a bounded batch
+/// per write so the writer is never held for long.
 pub async fn enforce_retention(state: &AppState) {
     let cutoff_ms = clock::now_ms() - state.config.retention.as_millis() as i64;
-    loop {
-        match state
-            .store
-            .write(move |c| store::orders::delete_events_before(c, cutoff_ms, 5000))
-            .await
-        {
-            Ok(5000) => continue,
-            Ok(n) => {
-                if n > 0 {
-                    tracing::info!(deleted = n, "retention: old events deleted");
+    let cutoff_secs = cutoff_ms / 1000;
+    for table in ["events", "outbox"] {
+        loop {
+            let deleted = state
+                .store
+                .write(move |c| match table {
+                    "events" => store::orders::delete_events_before(c, cutoff_ms, 5000),
+                    _ => store::outbox::delete_before(c, cutoff_secs, 5000),
+                })
+                .await;
+            match deleted {
+                Ok(5000) => continue,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::info!(table, deleted = n, "retention: old rows deleted");
+                    break;
                 }
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "retention job failed; will retry");
-                break;
+                Err(e) => {
+                    tracing::warn!(table, error = %e, "retention failed; will retry");
+                    break;
+                }
             }
         }
     }

@@ -100,3 +100,13 @@ pub fn mark_failed(
     )?;
     Ok(())
 }
+
+/// Delete up to `limit` emails created before `cutoff` (sent or not); returns how many went.
+/// Ids grow with creation time, so the old ones are the lowest ids.
+pub fn delete_before(conn: &Connection, cutoff: i64, limit: u32) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM outbox WHERE id IN
+             (SELECT id FROM outbox WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+        params![cutoff, limit],
+    )?)
+}

@@ -306,7 +306,7 @@ async fn an_https_public_url_turns_on_hsts() {
 }
 
 #[tokio::test]
-async fn events_older_than_the_retention_are_deleted_but_orders_stay() {
+async fn events_and_emails_older_than_the_retention_are_deleted_but_orders_stay() {
     let app = spawn_app_with(|o| {
         o.retention = Some("1s".into());
         o.jobs_interval = Some("200ms".into());
@@ -330,6 +330,19 @@ async fn events_older_than_the_retention_are_deleted_but_orders_stay() {
         remaining, 0,
         "the event and its body are gone after the retention"
     );
+    // The customer's confirmation email went with it: the outbox does not grow without bound.
+    let mut mails = usize::MAX;
+    for _ in 0..20 {
+        let outbox = app
+            .admin_get("/api/v1/admin/outbox?to=john@example.com")
+            .await;
+        mails = outbox.body.as_array().unwrap().len();
+        if mails == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(mails, 0, "old outbox emails are deleted too");
     let order = app
         .get_as(&format!("/api/v1/orders/{order_id}"), &s.token)
         .await;
