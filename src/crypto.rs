@@ -13,6 +13,7 @@ pub struct Crypto {
     rng: SystemRandom,
     sealing: aead::LessSafeKey,
     mac: hmac::Key,
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 /// Failure to open sealed data: wrong key, tampered or truncated ciphertext.
@@ -35,6 +36,7 @@ impl Crypto {
             rng: SystemRandom::new(),
             sealing: aead::LessSafeKey::new(unbound),
             mac: hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_ref()),
+            dummy_hash: std::sync::OnceLock::new(),
         }
     }
 
@@ -192,9 +194,12 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 }
 
 /// A PHC hash of a random password, to verify against when the account does not exist, so that
-/// unknown and known emails take the same time.
-pub fn dummy_password_hash(crypto: &Crypto) -> String {
-    hash_password(crypto, &URL_SAFE_NO_PAD.encode(crypto.random_bytes::<16>()))
+/// unknown and known emails take the same time: one argon2 verify each. Made once per process;
+/// hashing it per attempt would make unknown emails take twice as long as wrong passwords.
+pub fn dummy_password_hash(crypto: &Crypto) -> &str {
+    crypto
+        .dummy_hash
+        .get_or_init(|| hash_password(crypto, &URL_SAFE_NO_PAD.encode(crypto.random_bytes::<16>())))
 }
 
 fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -258,6 +263,19 @@ mod tests {
         assert!(verify_password("correct horse battery", &phc));
         assert!(!verify_password("correct horse batterx", &phc));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_made_once_and_never_matches() {
+        let c = crypto();
+        let first = dummy_password_hash(&c).to_string();
+        assert_eq!(
+            dummy_password_hash(&c),
+            first,
+            "reused, not re-hashed per attempt"
+        );
+        assert!(first.starts_with("$argon2id$"));
+        assert!(!verify_password("", &first));
     }
 
     #[test]

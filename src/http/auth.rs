@@ -268,8 +268,10 @@ pub async fn verify_credentials<T: Send + 'static>(
     let hash = account.as_ref().map(hash_of);
     let password = password.to_string();
     let ok = web::block(move || {
-        let hash = hash.unwrap_or_else(|| crypto::dummy_password_hash(&crypto));
-        crypto::verify_password(&password, &hash)
+        let hash = hash
+            .as_deref()
+            .unwrap_or_else(|| crypto::dummy_password_hash(&crypto));
+        crypto::verify_password(&password, hash)
     })
     .await
     .map_err(|_| ApiError::internal())?;
