@@ -214,22 +214,16 @@ impl KycForm {
                 "must be an ISO 3166-1 alpha-2 code such as NG or DE",
             ));
         }
-        let phone: String = phone_raw
-            .chars()
-            .filter(|c| !" -().".contains(*c))
-            .collect();
-        let digits = phone.strip_prefix('+').unwrap_or(&phone);
-        if !phone_raw.is_empty()
-            && phone_raw.chars().count() <= 32
-            && !(digits.len() >= 7
-                && digits.len() <= 15
-                && digits.bytes().all(|b| b.is_ascii_digit()))
-        {
-            v.push(Violation::new(
-                "contact_phone",
-                "must be a phone number such as +2348123456789",
-            ));
-        }
+        // Empty and over-long values were reported by `text` already.
+        let phone = match super::phone::parse_phone(&phone_raw) {
+            Ok(phone) => phone,
+            Err(m) => {
+                if !phone_raw.is_empty() && phone_raw.chars().count() <= 32 {
+                    v.push(Violation::new("contact_phone", m));
+                }
+                String::new()
+            }
+        };
         if !v.is_empty() {
             return Err(v);
         }

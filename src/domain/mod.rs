@@ -5,6 +5,7 @@ pub mod email;
 pub mod kyc;
 pub mod order;
 pub mod password;
+pub mod phone;
 pub mod secret;
 pub mod signature;
 

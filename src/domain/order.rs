@@ -99,21 +99,9 @@ impl OrderPayload {
                 }
                 let raw_phone = text(&mut v, c.get("phone"), "customer_details.phone", 32);
                 if !raw_phone.is_empty() {
-                    let compact: String = raw_phone
-                        .chars()
-                        .filter(|c| !" -().".contains(*c))
-                        .collect();
-                    let digits = compact.strip_prefix('+').unwrap_or(&compact);
-                    if digits.len() < 7
-                        || digits.len() > 15
-                        || !digits.bytes().all(|b| b.is_ascii_digit())
-                    {
-                        v.push(Violation::new(
-                            "customer_details.phone",
-                            "must be a phone number such as +2348123456789",
-                        ));
-                    } else {
-                        phone = compact;
+                    match super::phone::parse_phone(&raw_phone) {
+                        Ok(compact) => phone = compact,
+                        Err(m) => v.push(Violation::new("customer_details.phone", m)),
                     }
                 }
             }

@@ -140,18 +140,20 @@ pub async fn submit_form(
     form: KycForm,
     document: Option<Document>,
 ) -> Result<String, ApiError> {
-    let mut violations = form.validate().err().unwrap_or_default();
-    if document.is_none() {
-        violations.push(Violation::new(
-            "document",
-            "is required (PDF, PNG or JPEG, at most 5 MiB)",
-        ));
-    }
-    if !violations.is_empty() {
-        return Err(ApiError::validation(violations));
-    }
-    let details = form.validate().map_err(ApiError::validation)?;
-    let document = document.ok_or_else(ApiError::internal)?;
+    // Every violation at once: the form's fields and a missing document.
+    let (details, document) = match (form.validate(), document) {
+        (Ok(details), Some(document)) => (details, document),
+        (result, document) => {
+            let mut violations = result.err().unwrap_or_default();
+            if document.is_none() {
+                violations.push(Violation::new(
+                    "document",
+                    "is required (PDF, PNG or JPEG, at most 5 MiB)",
+                ));
+            }
+            return Err(ApiError::validation(violations));
+        }
+    };
     let id = store::new_id("kyc");
     let new = kyc_store::NewSubmission {
         document_sealed: state
