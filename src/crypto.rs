@@ -145,9 +145,7 @@ impl Crypto {
 
 /// SHA-256 of a bearer token, as stored in the database (tokens are never stored in clear).
 pub fn token_hash(token: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, token.as_bytes())
-        .as_ref()
-        .to_vec()
+    sha256(token.as_bytes())
 }
 
 /// Compare two byte strings in time independent of where they differ.
@@ -158,11 +156,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// SHA-256 of arbitrary bytes (webhook body hashes for idempotency).
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, bytes).as_ref().to_vec()
-}
-
-/// SHA-256 hex of arbitrary bytes (body hashes, ETags).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, bytes))
 }
 
 /// Standard base64 (with padding), as Standard Webhooks uses.

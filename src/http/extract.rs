@@ -34,7 +34,8 @@ pub fn client_ip(req: &HttpRequest) -> IpAddr {
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-fn state(req: &HttpRequest) -> Result<AppState, ApiError> {
+/// The application state of a request (for extractors, which get no `web::Data`).
+pub fn app_state(req: &HttpRequest) -> Result<AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref().clone())
         .ok_or_else(ApiError::internal)
@@ -46,7 +47,7 @@ impl FromRequest for AuthMerchant {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
-        let state = state(req);
+        let state = app_state(req);
         Box::pin(async move {
             let state = state?;
             let hash = token_hash(&token.ok_or_else(ApiError::unauthorized)?);
@@ -67,7 +68,7 @@ impl FromRequest for AuthAdmin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
-        let state = state(req);
+        let state = app_state(req);
         Box::pin(async move {
             let state = state?;
             let unauthorized = || {

@@ -19,7 +19,6 @@ use actix_web::{
     cookie::{Cookie, SameSite, time::Duration as CookieDuration},
     dev::Payload,
     http::header,
-    web,
 };
 use std::{future::Future, pin::Pin};
 
@@ -218,12 +217,6 @@ pub fn verify_csrf(state: &AppState, req: &HttpRequest, submitted: &str) -> Resu
     }
 }
 
-fn app_state(req: &HttpRequest) -> Result<AppState, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .map(|d| d.get_ref().clone())
-        .ok_or_else(ApiError::internal)
-}
-
 /// Where a browser without the right session is sent.
 pub struct LoginRedirect(pub &'static str);
 
@@ -267,7 +260,7 @@ async fn load(
     req: HttpRequest,
     kind: SessionKind,
 ) -> Result<Option<(AppState, BrowserSession)>, actix_web::Error> {
-    let state = app_state(&req)?;
+    let state = super::extract::app_state(&req)?;
     let browser = current(&state, &req, kind).await?;
     Ok(browser.map(|b| (state, b)))
 }

@@ -137,3 +137,15 @@ pub fn when_ms(ms: i64) -> String {
         .map(|d| format!("{} UTC", d.replace('T', " ")))
         .unwrap_or(s)
 }
+
+/// Percent-encode a value for a query string (unreserved characters and `@` stay as they are).
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

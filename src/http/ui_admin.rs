@@ -3,7 +3,10 @@
 use super::{
     admin_api, health,
     session::{self, AdminSession, pre_login_csrf, verify_csrf},
-    ui::{FieldErrors, UiError, UiResult, form_error, html, page, redirect, when, when_ms},
+    ui::{
+        FieldErrors, UiError, UiResult, form_error, html, page, query_escape, redirect, when,
+        when_ms,
+    },
 };
 use crate::{
     clock, crypto,
@@ -930,17 +933,6 @@ struct EventsQuery {
     status: Option<String>,
     since: Option<String>,
     cursor: Option<String>,
-}
-
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn events(

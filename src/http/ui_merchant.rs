@@ -3,7 +3,7 @@
 use super::{
     auth, kyc,
     session::{self, MerchantSession, pre_login_csrf, verify_csrf},
-    ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms},
+    ui::{FieldErrors, UiResult, form_error, html, query_escape, redirect, when, when_ms},
 };
 use crate::{
     clock, crypto,
@@ -91,7 +91,10 @@ async fn signup(
         Err(v) => Err(ApiError::validation(v)),
     };
     match result {
-        Ok(()) => redirect(&format!("/verify?email={}", urlencode(form.email.trim()))),
+        Ok(()) => redirect(&format!(
+            "/verify?email={}",
+            query_escape(form.email.trim())
+        )),
         Err(e) if e.status.is_client_error() => {
             let status = e.status;
             let (mut errors, error) = form_error(e.clone());
@@ -113,17 +116,6 @@ async fn signup(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---- verification ----
@@ -182,7 +174,7 @@ async fn verify(
     match auth::verify_code(&state, &req, &form.email, &form.code).await {
         Ok(()) => redirect(&format!(
             "/login?email={}&notice=verified",
-            urlencode(form.email.trim())
+            query_escape(form.email.trim())
         )),
         Err(e) if e.status.is_client_error() => {
             let (csrf, _) = pre_login_csrf(&state, &req);
@@ -220,7 +212,7 @@ async fn resend(
     auth::resend(&state, &req, &form.email).await?;
     redirect(&format!(
         "/verify?email={}&sent=1",
-        urlencode(form.email.trim())
+        query_escape(form.email.trim())
     ))
 }
 
@@ -276,9 +268,10 @@ async fn login(
                 .finish();
             Ok(session::start(&state, &req, SessionKind::Merchant, &m.id, res).await?)
         }
-        Err(e) if e.code == "email_unverified" => {
-            redirect(&format!("/verify?email={}", urlencode(form.email.trim())))
-        }
+        Err(e) if e.code == "email_unverified" => redirect(&format!(
+            "/verify?email={}",
+            query_escape(form.email.trim())
+        )),
         Err(e) if e.status.is_client_error() => {
             let (csrf, _) = pre_login_csrf(&state, &req);
             Ok(html(

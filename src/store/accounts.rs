@@ -227,17 +227,13 @@ pub fn merchant_for_token(
     token_hash: &[u8],
     now: i64,
 ) -> StoreResult<Option<Merchant>> {
-    let sql = format!(
-        "SELECT {} FROM merchant_tokens t JOIN merchants m ON m.id = t.merchant_id
-         WHERE t.token_hash = ?1 AND t.expires_at > ?2",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     Ok(optional(
-        conn.prepare_cached(&sql)?
-            .query_row(params![token_hash, now], row),
+        conn.prepare_cached(
+            "SELECT m.id, m.email, m.business_name, m.password_hash, m.email_verified,
+                    m.kyc_status, m.key_id, m.created_at
+             FROM merchant_tokens t JOIN merchants m ON m.id = t.merchant_id
+             WHERE t.token_hash = ?1 AND t.expires_at > ?2",
+        )?
+        .query_row(params![token_hash, now], row),
     )?)
 }
