@@ -272,7 +272,7 @@ pub async fn decide(
                 secret_ttl_secs: ttl,
                 public_url: &public_url,
             };
-            kyc_store::decide(c, &kyc_id, decision, &ctx)
+            kyc_store::decide(c, &kyc_id, &decision, &ctx)
         })
         .await?;
     match decided {

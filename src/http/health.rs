@@ -267,6 +267,12 @@ pub async fn prometheus(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRe
             w.failed_commits.load(Ordering::Relaxed) as f64,
         ),
         (
+            "hookgate_writer_reruns_total",
+            "counter",
+            "Write groups run again job by job because one of their writes failed.",
+            w.reruns.load(Ordering::Relaxed) as f64,
+        ),
+        (
             "hookgate_writer_batch_size",
             "gauge",
             "Jobs in the last write group.",

@@ -223,7 +223,7 @@ pub enum Decided {
 pub fn decide(
     conn: &Connection,
     kyc_id: &str,
-    decision: Decision,
+    decision: &Decision,
     ctx: &DecisionContext<'_>,
 ) -> StoreResult<Decided> {
     let Some(sub) = get(conn, kyc_id)? else {
@@ -232,7 +232,7 @@ pub fn decide(
     let Some(merchant) = accounts::get(conn, &sub.merchant_id)? else {
         return Ok(Decided::NotFound);
     };
-    let (action, note) = match &decision {
+    let (action, note) = match decision {
         Decision::Approve { note, .. } => (KycAction::Approve, note.clone()),
         Decision::Reject { reason } => (KycAction::Reject, Some(reason.clone())),
         Decision::RequestChanges { reason } => (KycAction::RequestChanges, Some(reason.clone())),
@@ -258,7 +258,7 @@ pub fn decide(
         secret,
         key_id: fresh_key_id,
         ..
-    } = &decision
+    } = decision
     {
         let kid = key_id.get_or_insert_with(|| fresh_key_id.clone()).clone();
         conn.execute(

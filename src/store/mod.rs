@@ -139,12 +139,13 @@ impl Store {
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 
-    /// Run a write inside the writer's group transaction; answered after the group committed.
+    /// Run a write inside the writer's group transaction; answered after the group
+    /// committed. `f` may run more than once; only its last run stands.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.writer.write(f).await
     }
