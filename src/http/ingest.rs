@@ -274,9 +274,16 @@ async fn pipeline(
             return Err(e);
         }
     };
+    let confirmation = emails::order_status(
+        &order.customer_email,
+        &incoming.business_name,
+        &incoming.new_order_id,
+        order.tracking_status,
+        true,
+    );
     let stored = state
         .store
-        .write(move |c| store::orders::ingest(c, &incoming, &order, clock::now()))
+        .write(move |c| store::orders::ingest(c, &incoming, &order, &confirmation, clock::now()))
         .await?;
     Ok(match stored {
         Ingested::Created { order_id, event_id } => (

@@ -1,6 +1,7 @@
 //! Orders, their status history, and webhook events. `ingest` is the one transactional unit of
 //! an accepted webhook: idempotency check, order create-or-update, history, event and email.
 
+use super::outbox::OutgoingEmail;
 use super::{StoreResult, optional, outbox};
 use crate::domain::order::OrderPayload;
 use crate::emails;
@@ -44,11 +45,15 @@ pub enum Ingested {
 }
 
 /// Store an accepted webhook (runs inside the writer's transaction, so concurrent duplicates are
-/// serialised and exactly one of them creates the order).
+/// serialised and exactly one of them creates the order). `confirmation` is the customer's email
+/// for a new order, rendered by the caller so that it costs the single writer thread nothing; it
+/// is queued only if the order is indeed created. A status change renders its email here, since
+/// it needs the stored order's address.
 pub fn ingest(
     conn: &Connection,
     w: &IncomingWebhook,
     p: &OrderPayload,
+    confirmation: &OutgoingEmail,
     now: i64,
 ) -> StoreResult<Ingested> {
     let earlier: Option<(String, Option<String>, Vec<u8>)> = optional(
@@ -115,14 +120,18 @@ pub fn ingest(
             "INSERT INTO order_history (order_id, status, at, event_id) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![order_id, status, now, w.event_id])?;
-        let email = emails::order_status(
-            &customer_email,
-            &w.business_name,
-            &order_id,
-            p.tracking_status,
-            topic == "order.created",
-        );
-        outbox::enqueue(conn, &email, now)?;
+        if topic == "order.created" {
+            outbox::enqueue(conn, confirmation, now)?;
+        } else {
+            let email = emails::order_status(
+                &customer_email,
+                &w.business_name,
+                &order_id,
+                p.tracking_status,
+                false,
+            );
+            outbox::enqueue(conn, &email, now)?;
+        }
     }
     let reason = if topic == "order.created" {
         "created"
