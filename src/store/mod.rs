@@ -118,7 +118,7 @@ impl Store {
             .build(manager)?;
         // A larger page cache for the writer: the hot index pages stay in memory.
         conn.pragma_update(None, "cache_size", -16_384)?;
-        // Savepoint journals (one per job) live in memory instead of temporary files.
+        // Statement and savepoint journals (a re-run group has one per job) stay in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         let writer = Writer::start(conn)?;
         Ok(Store { reads, writer })

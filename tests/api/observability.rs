@@ -135,6 +135,11 @@ async fn metrics_expose_the_counters_in_prometheus_format() {
     assert!(value("hookgate_writer_batch_size") >= 1.0);
     assert!(value("hookgate_writer_commit_seconds_total") > 0.0);
     assert_eq!(value("hookgate_writer_queue_depth"), 0.0);
+    assert_eq!(
+        value("hookgate_writer_reruns_total"),
+        0.0,
+        "no write failed, so no group was run twice"
+    );
     assert!(value("hookgate_database_size_bytes") > 0.0);
 }
 
