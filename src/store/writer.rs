@@ -61,6 +61,24 @@ where
             Err(StoreError::Internal("a write panicked; it was rolled back".into()).into())
         })
     }
+
+    /// `call` inside its own savepoint, rolled back if it fails.
+    fn call_in_savepoint(&mut self, conn: &Connection) -> Result<T, E> {
+        cached(conn, "SAVEPOINT job").map_err(StoreError::from)?;
+        let outcome = self.call(conn);
+        let end = if outcome.is_ok() {
+            cached(conn, "RELEASE job")
+        } else {
+            cached(conn, "ROLLBACK TO job").and_then(|()| cached(conn, "RELEASE job"))
+        };
+        match (end, outcome) {
+            (Ok(()), outcome) => outcome,
+            // The job's own error explains more than a failed rollback (after SQLITE_FULL the
+            // savepoint may already be gone with the whole transaction).
+            (Err(_), Err(own)) => Err(own),
+            (Err(e), Ok(_)) => Err(StoreError::from(e).into()),
+        }
+    }
 }
 
 impl<T, E, F> Job for TypedJob<T, E, F>
@@ -70,28 +88,9 @@ where
     F: FnMut(&Connection) -> Result<T, E> + Send,
 {
     fn run(&mut self, conn: &Connection, isolation: Isolation) -> bool {
-        if isolation == Isolation::Shared {
-            let outcome = self.call(conn);
-            let ok = outcome.is_ok();
-            self.outcome = Some(outcome);
-            return ok;
-        }
-        if let Err(e) = cached(conn, "SAVEPOINT job") {
-            self.outcome = Some(Err(StoreError::from(e).into()));
-            return false;
-        }
-        let outcome = self.call(conn);
-        let end = if outcome.is_ok() {
-            cached(conn, "RELEASE job")
-        } else {
-            cached(conn, "ROLLBACK TO job").and_then(|()| cached(conn, "RELEASE job"))
-        };
-        let outcome = match (end, outcome) {
-            (Ok(()), outcome) => outcome,
-            // The job's own error explains more than a failed rollback (after SQLITE_FULL the
-            // savepoint may already be gone with the whole transaction).
-            (Err(_), Err(own)) => Err(own),
-            (Err(e), Ok(_)) => Err(StoreError::from(e).into()),
+        let outcome = match isolation {
+            Isolation::Shared => self.call(conn),
+            Isolation::Savepoint => self.call_in_savepoint(conn),
         };
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
@@ -228,9 +227,7 @@ fn run_group(
     if !run_jobs(conn, batch, Isolation::Shared)? {
         // A job failed with the others' work around it: start over, isolating each job.
         stats.reruns.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = cached(conn, "ROLLBACK") {
-            return Err(e.into());
-        }
+        cached(conn, "ROLLBACK")?;
         cached(conn, "BEGIN IMMEDIATE")?;
         run_jobs(conn, batch, Isolation::Savepoint)?;
     }
