@@ -1,7 +1,7 @@
 //! Cryptography, all on ring: random tokens, HMAC, AES-256-GCM sealing under the master key,
 //! token hashing, and argon2id passwords.
 
-use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ring::{aead, digest, hmac, rand::SecureRandom, rand::SystemRandom};
 use std::{fs, io, path::Path};
 
@@ -158,15 +158,7 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, bytes).as_ref().to_vec()
 }
 
-/// Standard base64 (with padding), as Standard Webhooks uses.
-pub fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
-/// Decode standard base64.
-pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s).ok()
-}
+pub use crate::domain::encoding::{b64, b64_decode};
 
 /// Hash a password with argon2id (default parameters: 19 MiB, 2 passes) and a random salt.
 pub fn hash_password(crypto: &Crypto, password: &str) -> String {

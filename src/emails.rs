@@ -1,6 +1,12 @@
 //! The text of every email hookgate sends. Pure functions: the outbox stores their result.
 
-use crate::store::outbox::OutgoingEmail;
+/// An email about to be written to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
 
 fn email(to: &str, subject: impl Into<String>, body: String) -> OutgoingEmail {
     OutgoingEmail {

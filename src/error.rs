@@ -1,24 +1,11 @@
 //! The HTTP error type: one place maps every failure to a status and a contract-shaped body.
 
+use crate::app::{self, Missing, ingest::Rejection};
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, http::header};
 use serde::Serialize;
 use std::fmt;
 
-/// One field-level validation failure.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Violation {
-    pub field: String,
-    pub message: String,
-}
-
-impl Violation {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Violation {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::Violation;
 
 /// An error answered to an API client as `{"error", "message", "violations"?}`.
 #[derive(Debug, Clone)]
@@ -157,5 +144,120 @@ impl From<crate::store::StoreError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+impl From<app::Error> for ApiError {
+    /// The one mapping from what a use case says to what the client is answered.
+    fn from(e: app::Error) -> Self {
+        use app::Error as E;
+        match e {
+            E::Invalid(violations) => ApiError::validation(violations),
+            E::NotFound(missing) => not_found(missing),
+            E::Refused(r) => ApiError::conflict(r.code(), r.message()),
+            E::EmailTaken => {
+                ApiError::conflict("email_taken", "An account with this email already exists.")
+            }
+            E::AdminExists => {
+                ApiError::conflict("admin_exists", "An admin with this email already exists.")
+            }
+            E::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Email or password is wrong.",
+            ),
+            E::EmailUnverified => {
+                ApiError::forbidden("email_unverified", "Verify your email address first.")
+            }
+            E::WrongCode { burned: false } => {
+                ApiError::bad_request("invalid_code", "The code is not correct.")
+            }
+            E::WrongCode { burned: true } => ApiError::bad_request(
+                "invalid_code",
+                "The code is not correct and can no longer be used; request a new one.",
+            ),
+            E::CodeExpired => ApiError::new(
+                StatusCode::GONE,
+                "code_expired",
+                "The code has expired; request a new one.",
+            ),
+            E::KycRequired { revoked: false } => ApiError::forbidden(
+                "kyc_required",
+                "Webhook secrets are available once your KYC is approved.",
+            ),
+            E::KycRequired { revoked: true } => ApiError::forbidden(
+                "kyc_required",
+                "No active secret: your approval may have been revoked.",
+            ),
+            E::SetupLinkInvalid => ApiError::not_found(
+                "setup_link_invalid",
+                "This setup link is invalid, expired or already used. Restart hookgate for a new one, or use `hookgate admin create`.",
+            ),
+            E::RateLimited(r) => ApiError::rate_limited(r.retry_after_secs),
+            E::Webhook(r) => rejection(r),
+            E::Storage(e) => e.into(),
+            E::Internal => ApiError::internal(),
+        }
+    }
+}
+
+fn not_found(missing: Missing) -> ApiError {
+    let (code, message) = match missing {
+        Missing::Kyc => ("kyc_not_found", "No KYC submission with this id."),
+        Missing::Merchant => ("merchant_not_found", "No merchant with this id."),
+        Missing::Admin => ("admin_not_found", "No admin with this email."),
+        Missing::Event => ("event_not_found", "No event with this id."),
+        Missing::Order => ("order_not_found", "No such order."),
+    };
+    ApiError::not_found(code, message)
+}
+
+fn rejection(r: Rejection) -> ApiError {
+    let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+    match r {
+        Rejection::MissingHeaders(names) => unauthorized(
+            "missing_signature",
+            &format!("Missing header(s): {}.", names.join(", ")),
+        ),
+        Rejection::WebhookIdTooLong => unauthorized(
+            "missing_signature",
+            "webhook-id is longer than 256 characters.",
+        ),
+        Rejection::UnknownKeyId => {
+            unauthorized("invalid_api_key", "The X-API-Key is not a known key id.")
+        }
+        Rejection::KycNotApproved => ApiError::forbidden(
+            "kyc_not_approved",
+            "This merchant's KYC is not approved; webhooks are refused.",
+        ),
+        Rejection::MalformedTimestamp => unauthorized(
+            "timestamp_out_of_tolerance",
+            "webhook-timestamp must be unix seconds.",
+        ),
+        Rejection::TimestampOutOfTolerance => unauthorized(
+            "timestamp_out_of_tolerance",
+            "webhook-timestamp is outside the accepted window; check the sender's clock.",
+        ),
+        Rejection::InvalidSignature => unauthorized(
+            "invalid_signature",
+            "The webhook-signature does not match the body.",
+        ),
+        Rejection::SecretExpired => unauthorized(
+            "secret_expired",
+            "This webhook was signed with an expired secret; a new secret has been generated. \
+             Fetch it from your dashboard or GET /api/v1/webhook/secret/ and sign with it.",
+        ),
+        Rejection::UnsupportedMediaType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the webhook body as application/json.",
+        ),
+        Rejection::InvalidJson => {
+            ApiError::bad_request("invalid_json", "The body is not valid JSON.")
+        }
+        Rejection::IdempotencyConflict => ApiError::conflict(
+            "idempotency_conflict",
+            "This webhook-id was already used with a different body.",
+        ),
     }
 }

@@ -1,6 +1,6 @@
 //! The KYC state machine and submission validation.
 
-use crate::error::Violation;
+use super::Violation;
 use std::fmt;
 
 /// Where a merchant stands in KYC.

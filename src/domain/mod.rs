@@ -2,14 +2,18 @@
 //! (time included, passed in as `now`).
 
 pub mod email;
+pub mod encoding;
 pub mod kyc;
 pub mod order;
 pub mod password;
 pub mod phone;
 pub mod secret;
 pub mod signature;
+pub mod text;
+pub mod violation;
 
 pub use email::Email;
 pub use kyc::{KycAction, KycStatus};
 pub use password::Password;
 pub use secret::WebhookSecret;
+pub use violation::Violation;

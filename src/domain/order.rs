@@ -1,7 +1,7 @@
 //! The order webhook payload: tracking statuses and validation with every violation listed.
 
-use crate::domain::Email;
-use crate::error::Violation;
+use super::Email;
+use super::Violation;
 use serde_json::Value;
 
 /// Where an order is in its delivery.

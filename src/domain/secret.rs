@@ -1,6 +1,6 @@
 //! Webhook signing secrets: the `whsec_` format and the lifecycle rules as functions of `now`.
 
-use crate::crypto::{b64, b64_decode};
+use super::encoding::{b64, b64_decode};
 use std::fmt;
 
 const PREFIX: &str = "whsec_";

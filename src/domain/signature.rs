@@ -1,6 +1,6 @@
 //! Standard Webhooks signatures: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
 
-use crate::crypto::{b64, b64_decode};
+use super::encoding::{b64, b64_decode};
 use ring::hmac;
 
 /// Sign a message; returns the `webhook-signature` header value (`v1,<base64>`).
@@ -34,8 +34,8 @@ pub fn verify(key: &[u8], msg_id: &str, timestamp: &str, body: &[u8], header: &s
 
 #[cfg(test)]
 mod tests {
+    use super::super::WebhookSecret;
     use super::*;
-    use crate::domain::WebhookSecret;
 
     // The test vector published with the Standard Webhooks specification.
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

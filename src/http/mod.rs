@@ -1,21 +1,10 @@
 //! The actix layer: one route table, extractors, one file per resource.
 
-pub mod admin_api;
+pub mod api;
 pub mod assets;
-pub mod auth;
-pub mod charts;
 pub mod extract;
-pub mod health;
-pub mod ingest;
-pub mod keys;
-pub mod kyc;
-pub mod limits;
-pub mod orders;
-pub mod secret;
 pub mod session;
 pub mod ui;
-pub mod ui_admin;
-pub mod ui_merchant;
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, web};
@@ -48,34 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
     .service(
         web::scope("")
             .wrap(security_headers(https))
-            .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz))
-            .route("/metrics", web::get().to(health::prometheus))
+            .route("/healthz", web::get().to(api::health::healthz))
+            .route("/readyz", web::get().to(api::health::readyz))
+            .route("/metrics", web::get().to(api::health::metrics))
             .route("/static/{path:.*}", web::get().to(assets::serve))
-            .service(ui_admin::scope())
-            .configure(ui_merchant::configure)
-            .service(
-                web::scope("/api/v1")
-                    .route("/auth/register", web::post().to(auth::register))
-                    .route("/auth/verify-email", web::post().to(auth::verify_email))
-                    .route("/auth/resend-code", web::post().to(auth::resend_code))
-                    .route("/auth/token", web::post().to(auth::token))
-                    .route("/me", web::get().to(auth::me))
-                    .route("/kyc", web::post().to(kyc::submit))
-                    .route("/kyc", web::get().to(kyc::status))
-                    .route("/webhook/secret", web::get().to(secret::reveal))
-                    .route("/webhook/secret/", web::get().to(secret::reveal))
-                    .route("/webhook/secret", web::post().to(secret::regenerate))
-                    .route("/webhook/secret/", web::post().to(secret::regenerate))
-                    .route("/webhooks/orders", web::post().to(ingest::receive))
-                    .route("/webhooks/orders/", web::post().to(ingest::receive))
-                    .route("/orders", web::get().to(orders::list))
-                    .route("/orders/{order_id}", web::get().to(orders::get))
-                    .route("/health", web::get().to(health::health))
-                    .route("/stats", web::get().to(health::stats))
-                    .service(admin_api::scope())
-                    .default_service(web::to(not_found)),
-            )
+            .service(ui::admin::scope())
+            .configure(ui::merchant::configure)
+            .service(api::scope())
             .default_service(web::to(not_found)),
     );
 }
@@ -135,18 +103,4 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         _ => ApiError::bad_request("invalid_json", "The body is not valid JSON."),
     };
     api.into()
-}
-
-/// Parse an optional JSON body (empty means `T::default()`), with the same error shapes.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::validation(vec![crate::error::Violation::new("body", e.to_string())])
-        } else {
-            ApiError::bad_request("invalid_json", "The body is not valid JSON.")
-        }
-    })
 }

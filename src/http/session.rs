@@ -5,10 +5,10 @@
 //! of a pre-login cookie for the login and sign-up forms, and every POST form carries one.
 
 use crate::{
-    clock,
-    crypto::{constant_time_eq, token_hash},
+    app,
+    crypto::constant_time_eq,
     error::ApiError,
-    startup::AppState,
+    state::AppState,
     store::{
         self,
         sessions::{Session, SessionKind},
@@ -21,13 +21,6 @@ use actix_web::{
     http::header,
 };
 use std::{future::Future, pin::Pin};
-
-/// Sessions end after this long without activity.
-pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;
-/// Sessions end this long after login, active or not.
-pub const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 3600;
-/// Revealing a secret asks for the password again when the last entry is older than this.
-pub const REAUTH_AFTER_SECS: i64 = 10 * 60;
 
 /// Cookie names, one per kind so an admin and a merchant session can coexist in one browser;
 /// `__Host-` prefixed (and Secure) when the public URL is https.
@@ -70,14 +63,16 @@ impl BrowserSession {
         csrf_for(state, &self.cookie_value)
     }
 
-    /// The session's id hash (for updates).
-    pub fn id_hash(&self) -> Vec<u8> {
-        token_hash(&self.cookie_value)
+    /// Whether the password was entered recently enough for sensitive actions.
+    pub fn recently_authenticated(&self, state: &AppState) -> bool {
+        app::sessions::recently_authenticated(state, &self.session)
     }
 
-    /// Whether the password was entered recently enough for sensitive actions.
-    pub fn recently_authenticated(&self, now: i64) -> bool {
-        now - self.session.authenticated_at <= REAUTH_AFTER_SECS
+    /// Record that the password was just entered again.
+    pub async fn reauthenticated(&mut self, state: &AppState) -> Result<(), ApiError> {
+        app::sessions::reauthenticated(state, &self.cookie_value).await?;
+        self.session.authenticated_at = state.now();
+        Ok(())
     }
 }
 
@@ -97,39 +92,12 @@ pub async fn current(
     else {
         return Ok(None);
     };
-    let hash = token_hash(&value);
-    let lookup = hash.clone();
-    let Some(session) = state
-        .store
-        .read(move |c| store::sessions::get(c, &lookup))
+    Ok(app::sessions::live(state, &value, kind)
         .await?
-    else {
-        return Ok(None);
-    };
-    if session.kind != kind {
-        return Ok(None);
-    }
-    let now = clock::now();
-    if now - session.last_seen_at > IDLE_TIMEOUT_SECS
-        || now - session.created_at > ABSOLUTE_TIMEOUT_SECS
-    {
-        state
-            .store
-            .write(move |c| store::sessions::delete(c, &hash))
-            .await?;
-        return Ok(None);
-    }
-    // Record activity at most once a minute, so browsing is not a write per page.
-    if now - session.last_seen_at > 60 {
-        state
-            .store
-            .write(move |c| store::sessions::touch(c, &hash, now))
-            .await?;
-    }
-    Ok(Some(BrowserSession {
-        session,
-        cookie_value: value,
-    }))
+        .map(|session| BrowserSession {
+            session,
+            cookie_value: value,
+        }))
 }
 
 /// Start a session for `subject_id` (after a successful login) and set its cookie on `res`.
@@ -140,22 +108,10 @@ pub async fn start(
     subject_id: &str,
     mut res: HttpResponse,
 ) -> Result<HttpResponse, ApiError> {
-    // Any earlier session of this browser ends: the id is never reused across a login.
-    if let Some(old) = req.cookie(session_cookie_name(state, kind)) {
-        let old_hash = token_hash(old.value());
-        state
-            .store
-            .write(move |c| store::sessions::delete(c, &old_hash))
-            .await?;
-    }
-    let value = state.crypto.new_token("");
-    let hash = token_hash(&value);
-    let subject = subject_id.to_string();
-    let now = clock::now();
-    state
-        .store
-        .write(move |c| store::sessions::create(c, &hash, kind, &subject, now))
-        .await?;
+    let previous = req
+        .cookie(session_cookie_name(state, kind))
+        .map(|c| c.value().to_string());
+    let value = app::sessions::start(state, previous.as_deref(), kind, subject_id).await?;
     res.add_cookie(&cookie(state, session_cookie_name(state, kind), value))
         .map_err(|_| ApiError::internal())?;
     Ok(res)
@@ -169,11 +125,7 @@ pub async fn end(
     mut res: HttpResponse,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(c) = req.cookie(session_cookie_name(state, kind)) {
-        let hash = token_hash(c.value());
-        state
-            .store
-            .write(move |conn| store::sessions::delete(conn, &hash))
-            .await?;
+        app::sessions::end(state, c.value()).await?;
     }
     let mut gone = cookie(state, session_cookie_name(state, kind), String::new());
     gone.set_max_age(CookieDuration::ZERO);
@@ -275,10 +227,7 @@ impl FromRequest for AdminSession {
             let Some((state, browser)) = load(req, SessionKind::Admin).await? else {
                 return Err(LoginRedirect("/admin/login").into());
             };
-            let id = browser.session.subject_id.clone();
-            let admin = state
-                .store
-                .read(move |c| store::admins::get(c, &id))
+            let admin = app::admins::get(&state, &browser.session.subject_id)
                 .await
                 .map_err(ApiError::from)?;
             match admin {
@@ -299,15 +248,10 @@ impl FromRequest for MerchantSession {
             let Some((state, browser)) = load(req, SessionKind::Merchant).await? else {
                 return Err(LoginRedirect("/login").into());
             };
-            let id = browser.session.subject_id.clone();
-            let merchant = state
-                .store
-                .read(move |c| store::accounts::get(c, &id))
-                .await
-                .map_err(ApiError::from)?;
-            match merchant {
-                Some(merchant) => Ok(MerchantSession { browser, merchant }),
-                None => Err(LoginRedirect("/login").into()),
+            match app::accounts::get(&state, &browser.session.subject_id).await {
+                Ok(merchant) => Ok(MerchantSession { browser, merchant }),
+                Err(app::Error::NotFound(_)) => Err(LoginRedirect("/login").into()),
+                Err(e) => Err(ApiError::from(e).into()),
             }
         })
     }

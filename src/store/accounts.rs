@@ -73,7 +73,7 @@ pub fn list(conn: &Connection, search: Option<&str>, limit: u32) -> StoreResult<
 pub struct CodeToStore {
     pub code_mac: Vec<u8>,
     pub expires_at: i64,
-    pub email: outbox::OutgoingEmail,
+    pub email: crate::emails::OutgoingEmail,
 }
 
 /// What registration needs.

@@ -5,7 +5,7 @@
 use super::{StoreResult, accounts, audit, optional, outbox, secrets};
 use crate::domain::kyc::{DocumentKind, KycDetails, TransitionRefused, transition};
 use crate::domain::{KycAction, KycStatus};
-use crate::emails;
+use crate::emails::OutgoingEmail;
 use rusqlite::{Connection, params};
 
 /// A stored submission, without the document bytes.
@@ -189,7 +189,8 @@ pub struct DecisionContext<'a> {
     pub actor: &'a str,
     pub now: i64,
     pub secret_ttl_secs: i64,
-    pub public_url: &'a str,
+    /// The email telling the merchant, rendered by the caller from the merchant and the key id.
+    pub notify: &'a dyn Fn(&accounts::Merchant, Option<&str>) -> OutgoingEmail,
 }
 
 /// An admin decision.
@@ -294,21 +295,7 @@ pub fn decide(
         kyc_id,
         serde_json::json!({"merchant_id": merchant.id, "note": note, "key_id": key_id}),
     )?;
-    let email = match &decision {
-        Decision::Approve { .. } => emails::kyc_approved(
-            &merchant.email,
-            &merchant.business_name,
-            key_id.as_deref().unwrap_or_default(),
-            ctx.public_url,
-        ),
-        Decision::Reject { reason } => {
-            emails::kyc_rejected(&merchant.email, reason, ctx.public_url)
-        }
-        Decision::RequestChanges { reason } => {
-            emails::kyc_changes_requested(&merchant.email, reason, ctx.public_url)
-        }
-    };
-    outbox::enqueue(conn, &email, ctx.now)?;
+    outbox::enqueue(conn, &(ctx.notify)(&merchant, key_id.as_deref()), ctx.now)?;
     Ok(Decided::Done {
         status: next,
         key_id: if action == KycAction::Approve {
@@ -360,7 +347,7 @@ pub fn revoke_merchant(
         merchant_id,
         serde_json::json!({"secrets_revoked": revoked}),
     )?;
-    outbox::enqueue(conn, &emails::kyc_revoked(&merchant.email, reason), ctx.now)?;
+    outbox::enqueue(conn, &(ctx.notify)(&merchant, None), ctx.now)?;
     Ok(Decided::Done {
         status: next,
         key_id: merchant.key_id,

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod admins;
 pub mod audit;
 pub mod kyc;
+pub mod maintenance;
+pub mod metrics;
 mod migrations;
 pub mod orders;
 pub mod outbox;

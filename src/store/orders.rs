@@ -1,10 +1,9 @@
 //! Orders, their status history, and webhook events. `ingest` is the one transactional unit of
 //! an accepted webhook: idempotency check, order create-or-update, history, event and email.
 
-use super::outbox::OutgoingEmail;
 use super::{StoreResult, optional, outbox};
 use crate::domain::order::OrderPayload;
-use crate::emails;
+use crate::emails::OutgoingEmail;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -47,13 +46,14 @@ pub enum Ingested {
 /// Store an accepted webhook (runs inside the writer's transaction, so concurrent duplicates are
 /// serialised and exactly one of them creates the order). `confirmation` is the customer's email
 /// for a new order, rendered by the caller so that it costs the single writer thread nothing; it
-/// is queued only if the order is indeed created. A status change renders its email here, since
-/// it needs the stored order's address.
+/// is queued only if the order is indeed created. A status change's email is rendered here by
+/// `status_email(customer_email, order_id)`, since it needs the stored order's address.
 pub fn ingest(
     conn: &Connection,
     w: &IncomingWebhook,
     p: &OrderPayload,
     confirmation: &OutgoingEmail,
+    status_email: &dyn Fn(&str, &str) -> OutgoingEmail,
     now: i64,
 ) -> StoreResult<Ingested> {
     let earlier: Option<(String, Option<String>, Vec<u8>)> = optional(
@@ -123,14 +123,7 @@ pub fn ingest(
         if topic == "order.created" {
             outbox::enqueue(conn, confirmation, now)?;
         } else {
-            let email = emails::order_status(
-                &customer_email,
-                &w.business_name,
-                &order_id,
-                p.tracking_status,
-                false,
-            );
-            outbox::enqueue(conn, &email, now)?;
+            outbox::enqueue(conn, &status_email(&customer_email, &order_id), now)?;
         }
     }
     let reason = if topic == "order.created" {
@@ -376,23 +369,4 @@ pub fn delete_events_before(conn: &Connection, cutoff_ms: i64, limit: u32) -> St
              (SELECT seq FROM events WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)",
         params![cutoff_ms, limit],
     )?)
-}
-
-/// Upsert an hour of rolled-up metrics.
-pub fn save_metrics_hour(conn: &Connection, hour: i64, data: &str) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO metrics_hourly (hour, data) VALUES (?1, ?2)
-         ON CONFLICT (hour) DO UPDATE SET data = excluded.data",
-    )?
-    .execute(params![hour, data])?;
-    Ok(())
-}
-
-/// Rolled-up hours from `from_hour` on.
-pub fn load_metrics_hours(conn: &Connection, from_hour: i64) -> StoreResult<Vec<(i64, String)>> {
-    let rows = conn
-        .prepare_cached("SELECT hour, data FROM metrics_hourly WHERE hour >= ?1 ORDER BY hour")?
-        .query_map([from_hour], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
 }

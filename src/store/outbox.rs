@@ -2,15 +2,8 @@
 //! configured. The outbox is both the delivery queue and the record.
 
 use super::StoreResult;
+use crate::emails::OutgoingEmail;
 use rusqlite::{Connection, params};
-
-/// An email about to be written to the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingEmail {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-}
 
 /// An email as stored.
 #[derive(Debug, Clone)]

@@ -231,7 +231,7 @@ pub fn rotate_if_still_due(
     new: &NewSecret,
     ttl_secs: i64,
     rotate_before_secs: i64,
-    email: &outbox::OutgoingEmail,
+    email: &crate::emails::OutgoingEmail,
     now: i64,
 ) -> StoreResult<bool> {
     let secrets = for_merchant(conn, &due.merchant_id)?;
@@ -274,7 +274,7 @@ pub fn replace_expired(
     merchant_id: &str,
     new: &NewSecret,
     ttl_secs: i64,
-    email: &outbox::OutgoingEmail,
+    email: &crate::emails::OutgoingEmail,
     now: i64,
 ) -> StoreResult<bool> {
     let secrets = for_merchant(conn, merchant_id)?;

@@ -46,7 +46,11 @@ async fn fresh_server() -> (String, String, tempfile::TempDir) {
     config.bind = format!("127.0.0.1:{port}").parse().unwrap();
     config.public_url = format!("http://127.0.0.1:{port}");
     let app = Application::build(config).unwrap();
-    let hint = app.first_admin_hint().await.unwrap();
+    let hint = app
+        .first_admin_hint()
+        .await
+        .unwrap()
+        .expect("no admin exists yet");
     let link = hint
         .lines()
         .find(|l| l.contains("/admin/setup?token="))

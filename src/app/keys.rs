@@ -2,10 +2,10 @@
 //! its opened secrets. Any committed change to KYC or secrets bumps the generation, so a
 //! revocation or rotation is seen by the very next request.
 
+use super::{AppResult, Error};
 use crate::{
     domain::{KycStatus, WebhookSecret, secret::SecretTimes},
-    error::ApiError,
-    startup::AppState,
+    state::AppState,
     store,
 };
 use std::{
@@ -47,8 +47,9 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// Forget everything cached: call after committing any change to KYC state or secrets.
-    pub fn invalidate(&self) {
+    /// Forget everything cached: called (only by `app`) after committing any change to KYC
+    /// state or secrets.
+    pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -57,7 +58,7 @@ impl KeyCache {
         &self,
         state: &AppState,
         key_id: &str,
-    ) -> Result<Option<Arc<MerchantKeys>>, ApiError> {
+    ) -> AppResult<Option<Arc<MerchantKeys>>> {
         // Read the generation before loading, so a change committed meanwhile invalidates us.
         let generation = self.generation.load(Ordering::SeqCst);
         if let Some((g, entry)) = self
@@ -85,8 +86,8 @@ impl KeyCache {
             Some((m, rows)) => {
                 let mut secrets = Vec::new();
                 for row in rows.iter().filter(|r| !r.times.revoked).take(MAX_SECRETS) {
-                    let exposed = super::secret::open(state, row)?;
-                    let key = WebhookSecret::parse(&exposed).map_err(|_| ApiError::internal())?;
+                    let exposed = super::secrets::open(state, row)?;
+                    let key = WebhookSecret::parse(&exposed).map_err(|_| Error::Internal)?;
                     secrets.push(OpenedSecret {
                         id: row.id.clone(),
                         times: row.times,

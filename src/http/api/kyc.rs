@@ -1,29 +1,22 @@
 //! Merchant KYC: multipart submission and status.
 
-use super::extract::AuthMerchant;
 use crate::{
+    app::{self, kyc::Document},
     clock,
     domain::kyc::{DocumentKind, KycForm, MAX_DOCUMENT_BYTES},
     error::{ApiError, Violation},
-    startup::AppState,
-    store::{self, kyc as kyc_store},
+    http::extract::AuthMerchant,
+    state::AppState,
 };
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use futures_util::StreamExt;
-use serde_json::json;
+use serde::Serialize;
 
 /// Largest text field accepted in the form.
 const MAX_TEXT_FIELD: usize = 4 * 1024;
 /// Most parts accepted in one form (defends against part floods).
 const MAX_PARTS: usize = 16;
-
-/// An uploaded document, typed by content.
-pub struct Document {
-    pub kind: DocumentKind,
-    pub name: String,
-    pub bytes: Vec<u8>,
-}
 
 /// A KYC form as uploaded: text fields, the document, and (from the browser) a CSRF token.
 pub struct KycUpload {
@@ -133,46 +126,10 @@ fn sanitize_file_name(name: &str) -> String {
     }
 }
 
-/// Validate and store a submission for `merchant_id`; returns the new kyc id.
-pub async fn submit_form(
-    state: &AppState,
-    merchant_id: &str,
-    form: KycForm,
-    document: Option<Document>,
-) -> Result<String, ApiError> {
-    // Every violation at once: the form's fields and a missing document.
-    let (details, document) = match (form.validate(), document) {
-        (Ok(details), Some(document)) => (details, document),
-        (result, document) => {
-            let mut violations = result.err().unwrap_or_default();
-            if document.is_none() {
-                violations.push(Violation::new(
-                    "document",
-                    "is required (PDF, PNG or JPEG, at most 5 MiB)",
-                ));
-            }
-            return Err(ApiError::validation(violations));
-        }
-    };
-    let id = store::new_id("kyc");
-    let new = kyc_store::NewSubmission {
-        document_sealed: state
-            .crypto
-            .seal(&kyc_store::document_context(&id), &document.bytes),
-        id: id.clone(),
-        details,
-        document_kind: document.kind,
-        document_name: document.name,
-        document_size: document.bytes.len() as i64,
-    };
-    let merchant_id = merchant_id.to_string();
-    let now = clock::now();
-    state
-        .store
-        .write(move |c| kyc_store::submit(c, &merchant_id, &new, now))
-        .await?
-        .map_err(|refused| ApiError::conflict(refused.code(), refused.message()))?;
-    Ok(id)
+#[derive(Serialize)]
+struct Submitted {
+    kyc_id: String,
+    status: &'static str,
 }
 
 /// `POST /api/v1/kyc`
@@ -183,14 +140,22 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // Refuse early (before reading 5 MiB) when the state forbids a submission.
-    if let Err(refused) =
-        crate::domain::kyc::transition(m.kyc_status, crate::domain::KycAction::Submit)
-    {
-        return Err(ApiError::conflict(refused.code(), refused.message()));
-    }
+    app::kyc::may_submit(m.kyc_status)?;
     let upload = read_form(Multipart::new(req.headers(), payload)).await?;
-    let kyc_id = submit_form(&state, &m.id, upload.form, upload.document).await?;
-    Ok(HttpResponse::Created().json(json!({"kyc_id": kyc_id, "status": "pending"})))
+    let kyc_id = app::kyc::submit(&state, &m.id, upload.form, upload.document).await?;
+    Ok(HttpResponse::Created().json(Submitted {
+        kyc_id,
+        status: "pending",
+    }))
+}
+
+#[derive(Serialize)]
+struct KycState {
+    kyc_id: String,
+    status: &'static str,
+    submitted_at: String,
+    reviewed_at: Option<String>,
+    review_note: Option<String>,
 }
 
 /// `GET /api/v1/kyc`
@@ -198,18 +163,16 @@ pub async fn status(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,
 ) -> Result<HttpResponse, ApiError> {
-    let history = state
-        .store
-        .read(move |c| kyc_store::history(c, &m.id))
-        .await?;
+    let history = app::kyc::history(&state, &m.id).await?;
     let latest = history
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| ApiError::not_found("no_kyc", "No KYC submission yet."))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "kyc_id": latest.id,
-        "status": latest.status.as_str(),
-        "submitted_at": clock::rfc3339(latest.submitted_at),
-        "reviewed_at": latest.reviewed_at.map(clock::rfc3339),
-        "review_note": latest.review_note,
-    })))
+    Ok(HttpResponse::Ok().json(KycState {
+        kyc_id: latest.id,
+        status: latest.status.as_str(),
+        submitted_at: clock::rfc3339(latest.submitted_at),
+        reviewed_at: latest.reviewed_at.map(clock::rfc3339),
+        review_note: latest.review_note,
+    }))
 }

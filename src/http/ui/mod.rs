@@ -1,5 +1,9 @@
 //! What the HTML pages share: rendering askama templates, the HTML error page, form helpers.
 
+pub mod admin;
+pub mod charts;
+pub mod merchant;
+
 use crate::error::{ApiError, Violation};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, http::header};
 use askama::Template;
@@ -18,6 +22,12 @@ impl fmt::Display for UiError {
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
         UiError(e)
+    }
+}
+
+impl From<crate::app::Error> for UiError {
+    fn from(e: crate::app::Error) -> Self {
+        UiError(e.into())
     }
 }
 

@@ -4,7 +4,6 @@
 //! away before verification); accepted ones count against their merchant.
 
 use crate::config::{Config, Rate};
-use crate::error::ApiError;
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -20,6 +19,20 @@ use std::{
 };
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
+
+/// A request refused by a limiter: retry after this many seconds (at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub retry_after_secs: u64,
+}
+
+impl RateLimited {
+    fn after(wait: Duration) -> RateLimited {
+        RateLimited {
+            retry_after_secs: (wait.as_secs_f64().ceil() as u64).max(1),
+        }
+    }
+}
 
 /// All limiters of the process.
 pub struct Limits {
@@ -78,19 +91,19 @@ impl Limits {
     }
 
     /// Whether `ip` is currently over its failure budget (checked before verification).
-    pub fn ip_blocked(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn ip_blocked(&self, ip: IpAddr) -> Result<(), RateLimited> {
         let penalty = self.penalty.lock().unwrap_or_else(|p| p.into_inner());
         match penalty.get(&ip) {
-            Some(until) if *until > Instant::now() => Err(ApiError::rate_limited(
-                until.duration_since(Instant::now()).as_secs_f64().ceil() as u64,
-            )),
+            Some(until) if *until > Instant::now() => {
+                Err(RateLimited::after(until.duration_since(Instant::now())))
+            }
             _ => Ok(()),
         }
     }
 
     /// Count a failing request from `ip`; past the budget the IP is turned away for a while and
     /// this request is answered 429 instead of its own error.
-    pub fn ip_failed(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn ip_failed(&self, ip: IpAddr) -> Result<(), RateLimited> {
         if let Err(not_until) = self.ip_failures.check_key(&ip) {
             let wait = not_until
                 .wait_time_from(DefaultClock::default().now())
@@ -99,17 +112,16 @@ impl Limits {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(ip, Instant::now() + wait);
-            return Err(ApiError::rate_limited(wait.as_secs_f64().ceil() as u64));
+            return Err(RateLimited::after(wait));
         }
         Ok(())
     }
 }
 
-/// Take one cell for `key`, or answer 429 with Retry-After.
-pub fn check<K: Hash + Eq + Clone>(limiter: &Keyed<K>, key: &K) -> Result<(), ApiError> {
+/// Take one cell for `key`, or say how long to wait.
+pub fn check<K: Hash + Eq + Clone>(limiter: &Keyed<K>, key: &K) -> Result<(), RateLimited> {
     limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::rate_limited(wait.as_secs_f64().ceil() as u64)
+        RateLimited::after(not_until.wait_time_from(DefaultClock::default().now()))
     })
 }
 

@@ -1,6 +1,8 @@
 //! Request metrics kept in memory (no write per request) and rolled up into `metrics_hourly` by
 //! a background job, so that health and stats survive restarts.
 
+pub mod prometheus;
+
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 

@@ -1,0 +1,110 @@
+//! The event log: every accepted or authenticated-but-refused webhook, newest first.
+
+use super::{
+    AppResult, Error, Missing,
+    paging::{Page, PageRequest},
+};
+use crate::{
+    clock,
+    domain::Violation,
+    state::AppState,
+    store::orders::{self, Event, EventFilter, Order},
+};
+
+/// Parse the event filters of a query; every violation at once.
+pub fn filter(
+    merchant_id: Option<&str>,
+    status: Option<&str>,
+    since: Option<&str>,
+) -> AppResult<EventFilter> {
+    let mut v = Vec::new();
+    let outcome = match status.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s @ ("accepted" | "rejected")) => Some(s.to_string()),
+        Some(_) => {
+            v.push(Violation::new("status", "must be accepted or rejected"));
+            None
+        }
+    };
+    let since_ms = match since.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match clock::parse_time(s) {
+            Some(t) => Some(t.saturating_mul(1000)),
+            None => {
+                v.push(Violation::new(
+                    "since",
+                    "must be an RFC 3339 time or unix seconds",
+                ));
+                None
+            }
+        },
+    };
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    Ok(EventFilter {
+        merchant_id: merchant_id.filter(|m| !m.is_empty()).map(str::to_string),
+        outcome,
+        since_ms,
+        before_seq: None,
+    })
+}
+
+/// One page of events matching `filter`.
+pub async fn list(
+    state: &AppState,
+    mut filter: EventFilter,
+    page: PageRequest,
+) -> AppResult<Page<Event>> {
+    filter.before_seq = page.cursor;
+    let limit = page.limit;
+    let items = state
+        .store
+        .read(move |c| orders::list_events(c, &filter, limit + 1))
+        .await?;
+    Ok(Page::from_overfetch(items, limit, |e| e.seq.to_string()))
+}
+
+/// The newest events of a merchant, and when the merchant last had one accepted.
+pub async fn recent_for_merchant(
+    state: &AppState,
+    merchant_id: &str,
+    limit: u32,
+) -> AppResult<(Vec<Event>, Option<i64>)> {
+    let id = merchant_id.to_string();
+    Ok(state
+        .store
+        .read(move |c| {
+            let filter = EventFilter {
+                merchant_id: Some(id),
+                ..Default::default()
+            };
+            let events = orders::list_events(c, &filter, limit)?;
+            let accepted = EventFilter {
+                outcome: Some("accepted".into()),
+                ..filter
+            };
+            let last = orders::list_events(c, &accepted, 1)?;
+            Ok((events, last.first().map(|e| e.received_at_ms)))
+        })
+        .await?)
+}
+
+/// One event with its body, and the order it touched (if any).
+pub async fn get(state: &AppState, event_id: &str) -> AppResult<(Event, Option<Order>)> {
+    let id = event_id.to_string();
+    state
+        .store
+        .read(move |c| {
+            let Some(e) = orders::get_event(c, &id)? else {
+                return Ok(None);
+            };
+            let order = match &e.order_id {
+                Some(o) => orders::get_any(c, o)?,
+                None => None,
+            };
+            Ok(Some((e, order)))
+        })
+        .await?
+        .ok_or(Error::NotFound(Missing::Event))
+}

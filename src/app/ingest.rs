@@ -1,0 +1,249 @@
+//! Inbound merchant order webhooks: Standard Webhooks verification on the raw bytes, replay and
+//! rate protection, validation, idempotent durable storage.
+//!
+//! Order of checks: per-IP limit → signature headers → key id → KYC → timestamp → signature
+//! (constant time, every verifying secret) → expired secret → per-merchant limit → content type
+//! → JSON → payload → idempotency and write (group commit). The body's size is bounded by the
+//! caller while reading it.
+
+use super::{AppResult, Error, keys::MerchantKeys};
+use crate::{
+    crypto::sha256,
+    domain::{KycStatus, order::OrderPayload, secret::SecretState, signature},
+    emails,
+    limits::check,
+    state::AppState,
+    store::{self, orders::IncomingWebhook, orders::Ingested},
+};
+use std::{net::IpAddr, sync::Arc, time::Instant};
+
+/// Longest accepted `webhook-id`.
+pub const MAX_WEBHOOK_ID: usize = 256;
+
+/// Why an inbound webhook was refused before it could be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// These signature headers are missing or empty.
+    MissingHeaders(Vec<&'static str>),
+    WebhookIdTooLong,
+    UnknownKeyId,
+    KycNotApproved,
+    /// `webhook-timestamp` is not unix seconds.
+    MalformedTimestamp,
+    TimestampOutOfTolerance,
+    InvalidSignature,
+    /// Signed with an expired secret (a fresh one now exists).
+    SecretExpired,
+    UnsupportedMediaType,
+    InvalidJson,
+    /// The `webhook-id` was used before with a different body.
+    IdempotencyConflict,
+}
+
+/// The signature headers of a request, as sent (trimmed; empty counts as missing).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SignedHeaders<'a> {
+    pub key_id: Option<&'a str>,
+    pub webhook_id: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+/// An inbound webhook as read off the wire.
+pub struct Inbound<'a> {
+    pub ip: IpAddr,
+    pub headers: SignedHeaders<'a>,
+    /// Whether the content type is JSON (`application/json` or `application/*+json`).
+    pub is_json: bool,
+    pub body: &'a [u8],
+    /// JSON of the non-secret request headers kept with the event.
+    pub recorded_headers: String,
+    /// When the request arrived, for the recorded response time.
+    pub started: Instant,
+}
+
+/// What happened to an accepted webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Created { order_id: String, event_id: String },
+    Updated { order_id: String, event_id: String },
+    Duplicate { order_id: String, event_id: String },
+}
+
+/// The signature headers, all present and bounded.
+struct Signed<'a> {
+    key_id: &'a str,
+    id: &'a str,
+    timestamp: &'a str,
+    signature: &'a str,
+}
+
+fn signed(h: SignedHeaders<'_>) -> Result<Signed<'_>, Rejection> {
+    let named = [
+        ("X-API-Key", h.key_id),
+        ("webhook-id", h.webhook_id),
+        ("webhook-timestamp", h.timestamp),
+        ("webhook-signature", h.signature),
+    ];
+    let missing: Vec<&'static str> = named
+        .iter()
+        .filter(|(_, v)| v.is_none_or(str::is_empty))
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejection::MissingHeaders(missing));
+    }
+    let [key_id, id, timestamp, signature] = named.map(|(_, v)| v.unwrap_or_default());
+    if id.len() > MAX_WEBHOOK_ID {
+        return Err(Rejection::WebhookIdTooLong);
+    }
+    Ok(Signed {
+        key_id,
+        id,
+        timestamp,
+        signature,
+    })
+}
+
+/// Receive one webhook: verify, store durably, and say what was stored.
+pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
+    state.limits.ip_blocked(w.ip)?;
+    let now = state.now();
+    let (keys, webhook_id) = match authenticate(state, w.headers, w.body, now).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            state.limits.ip_failed(w.ip)?;
+            return Err(e);
+        }
+    };
+    check(&state.limits.merchant, &keys.merchant_id)?;
+
+    let incoming = IncomingWebhook {
+        event_id: store::new_id("evt"),
+        new_order_id: store::new_id("ord"),
+        merchant_id: keys.merchant_id.clone(),
+        business_name: keys.business_name.clone(),
+        webhook_id,
+        received_at_ms: state.now_ms(),
+        client_ip: w.ip.to_string(),
+        body_hash: sha256(w.body),
+        body: w.body.to_vec(),
+        duration_us: w.started.elapsed().as_micros() as i64,
+        headers: w.recorded_headers,
+    };
+    let parsed = if !w.is_json {
+        Err(Error::Webhook(Rejection::UnsupportedMediaType))
+    } else {
+        serde_json::from_slice::<serde_json::Value>(w.body)
+            .map_err(|_| Error::Webhook(Rejection::InvalidJson))
+            .and_then(|v| OrderPayload::from_json(&v).map_err(Error::Invalid))
+    };
+    let order = match parsed {
+        Ok(order) => order,
+        Err(e) => {
+            record_rejection(state, incoming, reason_code(&e));
+            return Err(e);
+        }
+    };
+    // Rendered here, off the single writer thread; queued only if the order is created.
+    let confirmation = emails::order_status(
+        &order.customer_email,
+        &incoming.business_name,
+        &incoming.new_order_id,
+        order.tracking_status,
+        true,
+    );
+    let now = state.now();
+    let stored = state
+        .store
+        .write(move |c| {
+            let status_email = |customer_email: &str, order_id: &str| {
+                emails::order_status(
+                    customer_email,
+                    &incoming.business_name,
+                    order_id,
+                    order.tracking_status,
+                    false,
+                )
+            };
+            store::orders::ingest(c, &incoming, &order, &confirmation, &status_email, now)
+        })
+        .await?;
+    match stored {
+        Ingested::Created { order_id, event_id } => Ok(Accepted::Created { order_id, event_id }),
+        Ingested::Updated { order_id, event_id } => Ok(Accepted::Updated { order_id, event_id }),
+        Ingested::Duplicate { order_id, event_id } => {
+            Ok(Accepted::Duplicate { order_id, event_id })
+        }
+        Ingested::Conflict => Err(Rejection::IdempotencyConflict.into()),
+    }
+}
+
+/// Steps up to and including signature verification. Every failure here counts against the
+/// client IP.
+async fn authenticate(
+    state: &AppState,
+    headers: SignedHeaders<'_>,
+    body: &[u8],
+    now: i64,
+) -> AppResult<(Arc<MerchantKeys>, String)> {
+    let h = signed(headers)?;
+    let keys = state
+        .keys
+        .lookup(state, h.key_id)
+        .await?
+        .ok_or(Rejection::UnknownKeyId)?;
+    if keys.kyc_status != KycStatus::Approved {
+        return Err(Rejection::KycNotApproved.into());
+    }
+    let ts: i64 = h
+        .timestamp
+        .parse()
+        .map_err(|_| Rejection::MalformedTimestamp)?;
+    let tolerance = state.config.timestamp_tolerance.as_secs() as i64;
+    if (now - ts).abs() > tolerance {
+        return Err(Rejection::TimestampOutOfTolerance.into());
+    }
+    let verify = |key: &[u8]| signature::verify(key, h.id, h.timestamp, body, h.signature);
+    if keys
+        .secrets
+        .iter()
+        .filter(|s| s.times.verifies_at(now))
+        .any(|s| verify(&s.key))
+    {
+        return Ok((keys, h.id.to_string()));
+    }
+    let under_expired = keys.secrets.iter().any(|s| {
+        matches!(
+            s.times.state_at(now),
+            SecretState::Expired | SecretState::Retired
+        ) && verify(&s.key)
+    });
+    if under_expired {
+        super::secrets::replace_expired(state, &keys.merchant_id, &keys.merchant_email).await?;
+        return Err(Rejection::SecretExpired.into());
+    }
+    Err(Rejection::InvalidSignature.into())
+}
+
+/// The reason recorded with an authenticated but refused webhook.
+fn reason_code(e: &Error) -> &'static str {
+    match e {
+        Error::Webhook(Rejection::UnsupportedMediaType) => "unsupported_media_type",
+        Error::Webhook(Rejection::InvalidJson) => "invalid_json",
+        _ => "validation_failed",
+    }
+}
+
+/// Keep an authenticated but refused webhook as an event, without delaying the answer.
+fn record_rejection(state: &AppState, incoming: IncomingWebhook, reason: &'static str) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .write(move |c| store::orders::record_rejected(c, &incoming, reason))
+            .await
+        {
+            tracing::warn!(error = %e, "could not record a rejected webhook");
+        }
+    });
+}

@@ -1,0 +1,91 @@
+//! The operator's commands that inspect or copy an installation: `check` and `backup`.
+
+use crate::{
+    config::Config,
+    crypto::Crypto,
+    data_dir::DataPaths,
+    store::{maintenance, secrets::seal_context},
+};
+use std::path::Path;
+
+/// Every problem `check` finds, one line each.
+pub fn check_problems(config: &Config) -> Vec<String> {
+    let paths = DataPaths::new(config);
+    let mut problems = Vec::new();
+    if !paths.dir.is_dir() {
+        problems.push(format!(
+            "data dir {} does not exist (start `hookgate serve` once to create it)",
+            paths.dir.display()
+        ));
+        return problems;
+    }
+    let key = std::fs::read(&paths.master_key);
+    match &key {
+        Err(e) => problems.push(format!("master key {}: {e}", paths.master_key.display())),
+        Ok(bytes) if bytes.len() != 32 => problems.push(format!(
+            "master key {} is not 32 bytes",
+            paths.master_key.display()
+        )),
+        Ok(_) => problems.extend(key_mode_problem(&paths)),
+    }
+    if !paths.database.is_file() {
+        problems.push(format!(
+            "database {} does not exist",
+            paths.database.display()
+        ));
+        return problems;
+    }
+    let conn = match maintenance::open_read_only(&paths.database) {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(format!("database {}: {e}", paths.database.display()));
+            return problems;
+        }
+    };
+    problems.extend(maintenance::schema_problem(&conn));
+    problems.extend(maintenance::integrity_problems(&conn));
+    if let Ok(Ok(key)) = key.map(|b| <[u8; 32]>::try_from(b.as_slice()))
+        && let Ok(Some((id, sealed))) = maintenance::sample_sealed_secret(&conn)
+        && Crypto::from_key(&key)
+            .open(&seal_context(&id), &sealed)
+            .is_err()
+    {
+        // A sealed secret that does not open means the key file does not belong to this database.
+        problems.push("the master key does not open the stored secrets (wrong key file?)".into());
+    }
+    problems
+}
+
+#[cfg(unix)]
+fn key_mode_problem(paths: &DataPaths) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&paths.master_key)
+        .ok()?
+        .permissions()
+        .mode()
+        & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "master key {} has mode {mode:o}; it must be 600",
+            paths.master_key.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn key_mode_problem(_: &DataPaths) -> Option<String> {
+    None
+}
+
+/// Copy the live database to `out` with SQLite's online backup API, then verify the copy. The
+/// copy is written next to `out` and renamed, so `out` is never a half-written file.
+pub fn backup(config: &Config, out: &Path) -> Result<(), String> {
+    let db = DataPaths::new(config).database;
+    if !db.is_file() {
+        return Err(format!("database {} does not exist", db.display()));
+    }
+    let tmp = out.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    maintenance::backup(&db, &tmp)?;
+    std::fs::rename(&tmp, out).map_err(|e| format!("moving into place: {e}"))
+}

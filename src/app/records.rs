@@ -1,0 +1,103 @@
+//! The records admins read: the audit log, the email outbox and the merchant directory.
+
+use super::{
+    AppResult, Error, Missing,
+    paging::{Page, PageRequest},
+};
+use crate::{
+    state::AppState,
+    store::{
+        accounts::{self, Merchant},
+        audit::{self, AuditEntry},
+        kyc::{self, Submission},
+        orders::{self, Event, EventFilter, Order},
+        outbox::{self, StoredEmail},
+        secrets::{self, SecretRow},
+    },
+};
+
+/// One page of the audit log, newest first.
+pub async fn audit_log(state: &AppState, page: PageRequest) -> AppResult<Page<AuditEntry>> {
+    let PageRequest { limit, cursor } = page;
+    let items = state
+        .store
+        .read(move |c| audit::list(c, limit + 1, cursor, None))
+        .await?;
+    Ok(Page::from_overfetch(items, limit, |e| e.id.to_string()))
+}
+
+/// One page of the outbox, newest first, optionally to one address.
+pub async fn outbox(
+    state: &AppState,
+    to: Option<String>,
+    page: PageRequest,
+) -> AppResult<Page<StoredEmail>> {
+    let PageRequest { limit, cursor } = page;
+    let to = to.filter(|t| !t.is_empty());
+    let items = state
+        .store
+        .read(move |c| outbox::list(c, to.as_deref(), limit + 1, cursor))
+        .await?;
+    Ok(Page::from_overfetch(items, limit, |e| e.id.to_string()))
+}
+
+/// Merchants matching a search (name or email), at most `limit`.
+pub async fn merchants(
+    state: &AppState,
+    search: Option<String>,
+    limit: u32,
+) -> AppResult<Vec<Merchant>> {
+    let search = search.filter(|s| !s.is_empty());
+    Ok(state
+        .store
+        .read(move |c| accounts::list(c, search.as_deref(), limit))
+        .await?)
+}
+
+/// Everything the pages show about one merchant: account, secrets, KYC history, and the newest
+/// orders and events.
+pub struct MerchantFile {
+    pub merchant: Merchant,
+    pub secrets: Vec<SecretRow>,
+    /// Submissions, newest first.
+    pub kyc: Vec<Submission>,
+    pub recent_orders: Vec<Order>,
+    pub recent_events: Vec<Event>,
+    /// When the merchant's newest accepted webhook arrived (unix ms).
+    pub last_accepted_ms: Option<i64>,
+}
+
+/// How many orders and events a merchant file shows.
+const RECENT: u32 = 20;
+
+/// One merchant's file, read in one transaction.
+pub async fn merchant_file(state: &AppState, merchant_id: &str) -> AppResult<MerchantFile> {
+    let id = merchant_id.to_string();
+    state
+        .store
+        .read(move |c| {
+            let Some(merchant) = accounts::get(c, &id)? else {
+                return Ok(None);
+            };
+            let events_filter = EventFilter {
+                merchant_id: Some(id.clone()),
+                ..Default::default()
+            };
+            let accepted = EventFilter {
+                outcome: Some("accepted".into()),
+                ..events_filter.clone()
+            };
+            Ok(Some(MerchantFile {
+                secrets: secrets::for_merchant(c, &id)?,
+                kyc: kyc::history(c, &id)?,
+                recent_orders: orders::list(c, &id, None, RECENT, None)?,
+                recent_events: orders::list_events(c, &events_filter, RECENT)?,
+                last_accepted_ms: orders::list_events(c, &accepted, 1)?
+                    .first()
+                    .map(|e| e.received_at_ms),
+                merchant,
+            }))
+        })
+        .await?
+        .ok_or(Error::NotFound(Missing::Merchant))
+}

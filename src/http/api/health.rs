@@ -1,0 +1,132 @@
+//! Liveness, readiness, health status, hourly stats and Prometheus metrics.
+
+use crate::{
+    app, clock, data_dir::DataPaths, error::ApiError, http::extract::AuthAdmin,
+    metrics::prometheus, state::AppState,
+};
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct Status {
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Status { status: "ok" })
+}
+
+/// Readiness: the database accepts writes.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    app::health::ready(&state)
+        .await
+        .map_err(|_| ApiError::storage_unavailable())?;
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[derive(Serialize)]
+struct HealthMetrics {
+    total: u64,
+    success_rate: Option<f64>,
+    avg_response_ms: Option<f64>,
+    p95_response_ms: Option<f64>,
+    duplicates: u64,
+    rate_limited: u64,
+    last_received_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HealthBody {
+    status: &'static str,
+    issues: Vec<String>,
+    recommendations: Vec<String>,
+    metrics: HealthMetrics,
+}
+
+/// `GET /api/v1/health`
+pub async fn health(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+) -> Result<HttpResponse, ApiError> {
+    let h = app::health::last_day(&state).await?;
+    let w = &h.window;
+    Ok(HttpResponse::Ok().json(HealthBody {
+        status: h.status,
+        metrics: HealthMetrics {
+            total: w.received,
+            success_rate: (w.received > 0)
+                .then(|| round2(w.succeeded() as f64 * 100.0 / w.received as f64)),
+            avg_response_ms: w.mean_ms().map(round2),
+            p95_response_ms: w.quantile_ms(0.95).map(round2),
+            duplicates: w.duplicates,
+            rate_limited: w.rate_limited,
+            last_received_at: w.last_received_at.map(clock::rfc3339),
+        },
+        issues: h.issues,
+        recommendations: h.recommendations,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    hours: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct HourBody {
+    hour: String,
+    received: u64,
+    accepted: u64,
+    rejected: std::collections::BTreeMap<String, u64>,
+    duplicates: u64,
+    rate_limited: u64,
+    p50_response_ms: Option<f64>,
+    p95_response_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct StatsBody {
+    hours: i64,
+    buckets: Vec<HourBody>,
+}
+
+/// `GET /api/v1/stats?hours=24`
+pub async fn stats(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    q: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let hours = app::health::stats_hours(q.hours)?;
+    let buckets = app::health::stats(&state, hours)
+        .await?
+        .into_iter()
+        .map(|(hour, b)| HourBody {
+            hour: clock::rfc3339(hour),
+            received: b.received,
+            accepted: b.created + b.updated,
+            p50_response_ms: b.quantile_ms(0.5).map(round2),
+            p95_response_ms: b.quantile_ms(0.95).map(round2),
+            rejected: b.rejected,
+            duplicates: b.duplicates,
+            rate_limited: b.rate_limited,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(StatsBody { hours, buckets }))
+}
+
+/// `GET /metrics` (admin token): Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpResponse {
+    let body = prometheus::render(
+        &state.metrics.totals(),
+        state.store.writer().stats(),
+        DataPaths::new(&state.config).database_size(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}

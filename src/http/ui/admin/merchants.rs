@@ -1,0 +1,215 @@
+//! Admin console: merchants.
+
+use super::{Chrome, chrome};
+use crate::{
+    app,
+    domain::secret::SecretState,
+    error::ApiError,
+    http::{
+        session::{AdminSession, verify_csrf},
+        ui::{UiResult, form_error, html, page, redirect, when, when_ms},
+    },
+    state::AppState,
+    store::{self},
+};
+use actix_web::{HttpRequest, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+
+struct MerchantRow {
+    id: String,
+    email: String,
+    business_name: String,
+    kyc_status: &'static str,
+    key_id: String,
+    joined: String,
+}
+
+fn merchant_row(m: &store::accounts::Merchant) -> MerchantRow {
+    MerchantRow {
+        id: m.id.clone(),
+        email: m.email.clone(),
+        business_name: m.business_name.clone(),
+        kyc_status: m.kyc_status.as_str(),
+        key_id: m.key_id.clone().unwrap_or_else(|| "–".into()),
+        joined: when(m.created_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/merchants.html")]
+struct MerchantsPage {
+    chrome: Chrome,
+    q: String,
+    items: Vec<MerchantRow>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SearchQuery {
+    q: Option<String>,
+}
+
+pub(super) async fn merchants(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    q: web::Query<SearchQuery>,
+) -> UiResult {
+    let search = q.q.clone().unwrap_or_default();
+    let items = app::records::merchants(&state, Some(search.trim().to_string()), 200).await?;
+    page(&MerchantsPage {
+        chrome: chrome(&state, &s, "merchants"),
+        q: search,
+        items: items.iter().map(merchant_row).collect(),
+    })
+}
+
+/// An event row of the admin tables.
+pub struct EventRow {
+    pub event_id: String,
+    pub webhook_id: String,
+    pub outcome: String,
+    pub reason: String,
+    pub received: String,
+    pub response: String,
+}
+
+/// Map stored events to rows.
+pub(super) fn event_rows(events: &[store::orders::Event]) -> Vec<EventRow> {
+    events
+        .iter()
+        .map(|e| EventRow {
+            event_id: e.id.clone(),
+            webhook_id: e.webhook_id.clone(),
+            outcome: e.outcome.clone(),
+            reason: e.reason.clone(),
+            received: when_ms(e.received_at_ms),
+            response: format!("{:.2} ms", e.duration_us as f64 / 1000.0),
+        })
+        .collect()
+}
+
+struct SecretRow {
+    issued: String,
+    reason: String,
+    expires: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/merchant.html")]
+struct MerchantPage {
+    chrome: Chrome,
+    m: MerchantRow,
+    kyc_id: Option<String>,
+    last_used: String,
+    secrets: Vec<SecretRow>,
+    events: Vec<EventRow>,
+    confirm_revoke: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct MerchantQuery {
+    confirm: Option<String>,
+    done: Option<String>,
+}
+
+async fn merchant_page(
+    state: &AppState,
+    s: &AdminSession,
+    id: String,
+    confirm: bool,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> UiResult {
+    let file = app::records::merchant_file(state, &id).await?;
+    let now = state.now();
+    Ok(html(
+        status,
+        &MerchantPage {
+            chrome: chrome(state, s, "merchants"),
+            m: merchant_row(&file.merchant),
+            kyc_id: file.kyc.first().map(|k| k.id.clone()),
+            last_used: file
+                .last_accepted_ms
+                .map(when_ms)
+                .unwrap_or_else(|| "never".into()),
+            secrets: file
+                .secrets
+                .iter()
+                .map(|r| SecretRow {
+                    issued: when(r.times.created_at),
+                    reason: r.reason.clone(),
+                    expires: when(r.times.expires_at),
+                    state: match r.times.state_at(now) {
+                        SecretState::Current => "current".into(),
+                        SecretState::InGrace { until } => {
+                            format!("superseded, verifies until {}", when(until))
+                        }
+                        SecretState::Expired => "expired".into(),
+                        SecretState::Retired => "retired".into(),
+                        SecretState::Revoked => "revoked".into(),
+                    },
+                })
+                .collect(),
+            events: event_rows(&file.recent_events),
+            confirm_revoke: confirm,
+            error,
+            notice,
+        },
+    ))
+}
+
+pub(super) async fn merchant(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    path: web::Path<String>,
+    q: web::Query<MerchantQuery>,
+) -> UiResult {
+    let notice = q
+        .done
+        .as_ref()
+        .map(|_| "Revoked: every signing secret of this merchant stopped verifying.".to_string());
+    merchant_page(
+        &state,
+        &s,
+        path.into_inner(),
+        q.confirm.as_deref() == Some("revoke"),
+        None,
+        notice,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReasonForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(super) async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<ReasonForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let actor = format!("admin:{}", s.admin.email);
+    match app::kyc::revoke_merchant(&state, &actor, &id, Some(&form.reason)).await {
+        Ok(()) => redirect(&format!("/admin/merchants/{id}?done=revoked")),
+        Err(e @ (app::Error::Invalid(_) | app::Error::Refused(_))) => {
+            let e = ApiError::from(e);
+            let (_, message) = form_error(e.clone());
+            let message = message.unwrap_or_else(|| "A reason is required to revoke.".into());
+            merchant_page(&state, &s, id, true, Some(message), None, e.status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

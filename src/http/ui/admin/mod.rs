@@ -1,0 +1,66 @@
+//! The admin console (`/admin/`): server-rendered pages, one askama struct per page.
+
+use crate::{
+    http::{session::AdminSession, ui::redirect},
+    state::AppState,
+};
+use actix_web::web;
+use serde::Deserialize;
+
+mod dashboard;
+mod kyc;
+mod login;
+mod merchants;
+mod records;
+
+/// Routes under `/admin`.
+pub fn scope() -> actix_web::Scope {
+    web::scope("/admin")
+        .route("", web::get().to(|| async { redirect("/admin/") }))
+        .route("/", web::get().to(dashboard::dashboard))
+        .route("/login", web::get().to(login::login_form))
+        .route("/login", web::post().to(login::login))
+        .route("/logout", web::post().to(login::logout))
+        .route("/setup", web::get().to(login::setup_form))
+        .route("/setup", web::post().to(login::setup))
+        .route("/kyc", web::get().to(kyc::kyc_list))
+        .route("/kyc/{kyc_id}", web::get().to(kyc::kyc_review))
+        .route("/kyc/{kyc_id}/document", web::get().to(kyc::kyc_document))
+        .route("/kyc/{kyc_id}/decide", web::post().to(kyc::kyc_decide))
+        .route("/merchants", web::get().to(merchants::merchants))
+        .route(
+            "/merchants/{merchant_id}",
+            web::get().to(merchants::merchant),
+        )
+        .route(
+            "/merchants/{merchant_id}/revoke",
+            web::post().to(merchants::revoke),
+        )
+        .route("/events", web::get().to(records::events))
+        .route("/events/{event_id}", web::get().to(records::event))
+        .route("/audit", web::get().to(records::audit))
+        .route("/outbox", web::get().to(records::outbox))
+        .default_service(web::to(crate::http::not_found))
+}
+
+/// What every signed-in admin page shows in its header.
+pub struct Chrome {
+    pub csrf: String,
+    pub email: String,
+    pub current: &'static str,
+}
+
+fn chrome(state: &AppState, s: &AdminSession, current: &'static str) -> Chrome {
+    Chrome {
+        csrf: s.browser.csrf(state),
+        email: s.admin.email.clone(),
+        current,
+    }
+}
+
+/// A POST form that only carries its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}

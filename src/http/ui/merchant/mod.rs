@@ -1,0 +1,44 @@
+//! The merchant pages (`/`): sign-up, verification, login, KYC, secret and integration.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+mod dashboard;
+mod login;
+mod signup;
+mod snippets;
+mod verify;
+
+/// Routes of the merchant pages.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(dashboard::dashboard))
+        .route("/signup", web::get().to(signup::signup_form))
+        .route("/signup", web::post().to(signup::signup))
+        .route("/verify", web::get().to(verify::verify_form))
+        .route("/verify", web::post().to(verify::verify))
+        .route("/verify/resend", web::post().to(verify::resend))
+        .route("/login", web::get().to(login::login_form))
+        .route("/login", web::post().to(login::login))
+        .route("/logout", web::post().to(login::logout))
+        .route("/kyc", web::post().to(dashboard::submit_kyc))
+        .route("/secret/reveal", web::post().to(dashboard::reveal))
+        .route("/secret/rotate", web::post().to(dashboard::rotate));
+}
+
+/// The query of the verify and login pages: the email to prefill and what to tell the user.
+#[derive(Deserialize)]
+pub(super) struct EmailQuery {
+    email: Option<String>,
+    sent: Option<String>,
+    notice: Option<String>,
+}
+
+fn with_cookie(
+    mut res: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> HttpResponse {
+    if let Some(c) = cookie {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}

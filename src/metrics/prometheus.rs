@@ -1,0 +1,141 @@
+//! Prometheus exposition of hookgate's counters.
+
+use super::{Bucket, LATENCY_BOUNDS_US};
+use crate::store::WriterStats;
+use std::{fmt::Write, sync::atomic::Ordering};
+
+/// The Prometheus text exposition (format 0.0.4) of the webhook counters, the writer's
+/// statistics and the database size.
+pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64) -> String {
+    let mut out = String::with_capacity(4096);
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_webhook_requests_total Webhook requests by outcome and reason."
+    );
+    let _ = writeln!(out, "# TYPE hookgate_webhook_requests_total counter");
+    for (outcome, reason, n) in [
+        ("accepted", "created", t.created),
+        ("accepted", "updated", t.updated),
+        ("accepted", "duplicate", t.duplicates),
+    ] {
+        let _ = writeln!(
+            out,
+            "hookgate_webhook_requests_total{{outcome=\"{outcome}\",reason=\"{reason}\"}} {n}"
+        );
+    }
+    for (reason, n) in &t.rejected {
+        let _ = writeln!(
+            out,
+            "hookgate_webhook_requests_total{{outcome=\"rejected\",reason=\"{reason}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_webhook_duplicates_total Duplicate webhooks answered from the first delivery."
+    );
+    let _ = writeln!(out, "# TYPE hookgate_webhook_duplicates_total counter");
+    let _ = writeln!(out, "hookgate_webhook_duplicates_total {}", t.duplicates);
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_webhook_rate_limited_total Webhooks refused by a rate limit."
+    );
+    let _ = writeln!(out, "# TYPE hookgate_webhook_rate_limited_total counter");
+    let _ = writeln!(
+        out,
+        "hookgate_webhook_rate_limited_total {}",
+        t.rate_limited
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_webhook_response_seconds Webhook response time."
+    );
+    let _ = writeln!(out, "# TYPE hookgate_webhook_response_seconds histogram");
+    let mut cumulative = 0;
+    for (i, bound) in LATENCY_BOUNDS_US.iter().enumerate() {
+        cumulative += t.latency.get(i).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "hookgate_webhook_response_seconds_bucket{{le=\"{}\"}} {cumulative}",
+            *bound as f64 / 1e6
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hookgate_webhook_response_seconds_bucket{{le=\"+Inf\"}} {}",
+        t.received
+    );
+    let _ = writeln!(
+        out,
+        "hookgate_webhook_response_seconds_sum {}",
+        t.latency_sum_us as f64 / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "hookgate_webhook_response_seconds_count {}",
+        t.received
+    );
+
+    let batches = w.batches.load(Ordering::Relaxed);
+    for (name, kind, help, value) in [
+        (
+            "hookgate_writer_batches_total",
+            "counter",
+            "Write groups committed (or failed).",
+            batches as f64,
+        ),
+        (
+            "hookgate_writer_jobs_total",
+            "counter",
+            "Writes run by the writer.",
+            w.jobs.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_writer_failed_commits_total",
+            "counter",
+            "Write groups that failed to commit.",
+            w.failed_commits.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_writer_reruns_total",
+            "counter",
+            "Write groups run again job by job because one of their writes failed.",
+            w.reruns.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_writer_batch_size",
+            "gauge",
+            "Jobs in the last write group.",
+            w.last_batch_size.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_writer_commit_seconds_total",
+            "counter",
+            "Time spent in write groups, including commit.",
+            w.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
+        (
+            "hookgate_writer_last_commit_seconds",
+            "gauge",
+            "Duration of the last write group.",
+            w.last_commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
+        (
+            "hookgate_writer_queue_depth",
+            "gauge",
+            "Writes waiting for the writer.",
+            w.queued.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_database_size_bytes",
+            "gauge",
+            "Size of the database and its WAL.",
+            database_bytes as f64,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    out
+}
