@@ -1,0 +1,141 @@
+//! Command-line options.
+
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, PartialEq, Debug, ValueEnum)]
+pub enum Scenario {
+    /// GET /healthz closed loop: the HTTP stack's ceiling on this machine
+    Healthz,
+    /// Orders closed loop (each connection sends its next request once answered)
+    Orders,
+    /// Orders open loop at a fixed rate, latency from each request's scheduled send time
+    Paced,
+    /// Orders closed loop until --total orders exist, then the server's RSS
+    Long,
+}
+
+/// hookgate load benchmark
+#[derive(Parser, Debug)]
+#[command(
+    name = "load",
+    override_usage = "cargo bench --bench load -- [OPTIONS]",
+    // The last of a repeated option wins, as `--quick` and cargo's `--bench` may come twice.
+    args_override_self = true,
+    // So that `--concurrency -3` is refused as a number, not taken for an unknown option.
+    allow_negative_numbers = true
+)]
+pub struct Options {
+    /// Comma-separated subset of healthz,orders,paced,long, run in this order
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        action = ArgAction::Set,
+        default_value = "healthz,orders,paced,long"
+    )]
+    pub scenarios: Vec<Scenario>,
+
+    /// Connections for the closed loops
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = positive::<usize>)]
+    pub concurrency: usize,
+
+    /// Length of the /healthz run, in seconds
+    #[arg(long, value_name = "S", default_value_t = 10, value_parser = positive::<u64>)]
+    pub healthz_seconds: u64,
+
+    /// Run /healthz for N requests instead of a duration
+    #[arg(long, value_name = "N", value_parser = positive::<usize>)]
+    pub healthz_requests: Option<usize>,
+
+    /// Orders in the closed-loop scenario
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = positive::<usize>)]
+    pub orders: usize,
+
+    /// Requests per second in the paced scenario
+    #[arg(long, value_name = "R", default_value_t = 1_000, value_parser = positive::<u64>)]
+    pub paced_rate: u64,
+
+    /// Length of the paced scenario, in seconds
+    #[arg(long, value_name = "S", default_value_t = 20, value_parser = positive::<u64>)]
+    pub paced_seconds: u64,
+
+    /// Connections the paced requests are spread over [default: --concurrency]
+    #[arg(long, value_name = "N", value_parser = positive::<usize>)]
+    pub paced_connections: Option<usize>,
+
+    /// Orders stored in all before the final RSS reading
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = positive::<usize>)]
+    pub total: usize,
+
+    /// Orders signed at once in the long run (signatures must stay within the server's 5-minute
+    /// timestamp tolerance)
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = positive::<usize>)]
+    pub chunk: usize,
+
+    /// Worker threads of the client's tokio runtime
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive::<usize>)]
+    pub threads: usize,
+
+    /// hookgate binary (the release build of this package)
+    #[arg(long, value_name = "PATH", default_value = env!("CARGO_BIN_EXE_hookgate"))]
+    pub bin: PathBuf,
+
+    /// Keep the server's log there [default: a temporary file]
+    #[arg(long, value_name = "PATH")]
+    pub server_log: Option<PathBuf>,
+
+    /// Small sizes for a smoke run: --healthz-seconds 2, --orders 5000, --paced-rate 500,
+    /// --paced-seconds 3, --total 20000, each unless given explicitly
+    #[arg(long)]
+    pub quick: bool,
+
+    /// `cargo bench` passes --bench to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl Options {
+    /// The options of this process; prints help or a usage error and exits if asked to or if
+    /// they are invalid.
+    pub fn from_command_line() -> Options {
+        let matches = Options::command().get_matches();
+        let mut o = Options::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if o.quick {
+            o.apply_quick(&matches);
+        }
+        o
+    }
+
+    /// `--quick` changes the defaults only: an option given on the command line is kept.
+    fn apply_quick(&mut self, matches: &ArgMatches) {
+        let default = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if default("healthz_seconds") {
+            self.healthz_seconds = 2;
+        }
+        if default("orders") {
+            self.orders = 5_000;
+        }
+        if default("paced_rate") {
+            self.paced_rate = 500;
+        }
+        if default("paced_seconds") {
+            self.paced_seconds = 3;
+        }
+        if default("total") {
+            self.total = 20_000;
+        }
+    }
+}
+
+/// A whole number above zero.
+fn positive<T: FromStr + PartialOrd + Default>(value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| "needs a positive number".to_string())
+}

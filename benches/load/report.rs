@@ -1,0 +1,319 @@
+//! Reporting: table rows, the tables, the verdicts, the machine's description.
+
+use crate::metrics::metric;
+use crate::options::{Options, Scenario};
+use crate::procstats::{Memory, memory, mib};
+use crate::server::Server;
+use crate::tally::{Tally, pct};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What the scenarios measured, for the summary.
+#[derive(Default)]
+pub struct Results {
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+    pub healthz_rate: Option<f64>,
+    /// The orders closed loop: ok/s and p99 (ms).
+    pub closed: Option<(f64, f64)>,
+    pub paced_p99: Option<f64>,
+    /// The server's memory after the long run.
+    pub final_memory: Option<Memory>,
+}
+
+impl Results {
+    /// A scenario's CPU line, and the writer's if it wrote, for the notes under the table.
+    pub fn note(&mut self, name: &str, cpu: String, writer: Option<String>) {
+        self.notes.push(format!("{name}:\n    {cpu}"));
+        if let Some(w) = writer {
+            self.notes.push(format!("    {w}"));
+        }
+    }
+
+    /// A scenario's row: shown now on stderr, and in the table at the end.
+    pub fn push(&mut self, r: Row) {
+        print_row_progress(&r);
+        self.rows.push(r);
+    }
+}
+
+pub struct Row {
+    pub name: String,
+    pub ok: u64,
+    pub elapsed: Duration,
+    pub rate: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub errors: String,
+    pub memory: Memory,
+    /// CPU of other processes on the machine during the run, % of one core.
+    pub others: f64,
+}
+
+pub fn row(
+    name: &str,
+    tally: &mut Tally,
+    elapsed: Duration,
+    ok_status: u16,
+    memory: Memory,
+) -> Row {
+    tally.sort();
+    let ok = tally.count(ok_status);
+    let m = &tally.micros;
+    Row {
+        name: name.to_string(),
+        ok,
+        elapsed,
+        rate: ok as f64 / elapsed.as_secs_f64(),
+        p50: pct(m, 0.50),
+        p95: pct(m, 0.95),
+        p99: pct(m, 0.99),
+        p999: pct(m, 0.999),
+        max: pct(m, 1.0),
+        errors: tally.errors(ok_status),
+        memory,
+        others: 0.0,
+    }
+}
+
+const COLUMNS: [(&str, usize); 12] = [
+    ("scenario", 34),
+    ("ok", 9),
+    ("secs", 6),
+    ("ok/s", 7),
+    ("p50 ms", 7),
+    ("p95 ms", 7),
+    ("p99 ms", 7),
+    ("p99.9 ms", 8),
+    ("max ms", 8),
+    ("errors", 10),
+    ("RSS / peak MiB", 14),
+    ("other CPU", 9),
+];
+
+fn print_cells(cells: &[String]) {
+    let line: Vec<String> = cells
+        .iter()
+        .zip(COLUMNS)
+        .enumerate()
+        .map(|(i, (c, (_, w)))| {
+            if i == 0 || i == 9 {
+                format!(" {c:<w$} ")
+            } else {
+                format!(" {c:>w$} ")
+            }
+        })
+        .collect();
+    println!("|{}|", line.join("|"));
+}
+
+pub fn print_header() {
+    print_cells(&COLUMNS.map(|(h, _)| h.to_string()));
+    let rule: Vec<String> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, w))| {
+            if i == 0 || i == 9 {
+                "-".repeat(w + 2)
+            } else {
+                format!("{}:", "-".repeat(w + 1))
+            }
+        })
+        .collect();
+    println!("|{}|", rule.join("|"));
+}
+
+pub fn print_row(r: &Row) {
+    print_cells(&[
+        r.name.clone(),
+        r.ok.to_string(),
+        format!("{:.1}", r.elapsed.as_secs_f64()),
+        format!("{:.0}", r.rate),
+        format!("{:.2}", r.p50),
+        format!("{:.2}", r.p95),
+        format!("{:.2}", r.p99),
+        format!("{:.2}", r.p999),
+        format!("{:.2}", r.max),
+        r.errors.clone(),
+        format!(
+            "{:.1} / {:.1}",
+            mib(r.memory.rss_kib),
+            mib(r.memory.hwm_kib)
+        ),
+        format!("{:.0}%", r.others),
+    ]);
+}
+
+pub fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+pub fn machine_description() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cores} cores ({model}), {:.1} GiB RAM, Linux {}",
+        memory_kib as f64 / 1048576.0,
+        kernel.trim()
+    )
+}
+
+fn print_row_progress(r: &Row) {
+    eprintln!(
+        "  {}: {} ok in {:.1}s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        r.name,
+        r.ok,
+        r.elapsed.as_secs_f64(),
+        r.rate,
+        r.p50,
+        r.p99,
+        r.errors
+    );
+}
+
+/// Everything after the scenarios: the table, the notes, the whole run, the verdicts.
+pub fn print_summary(
+    o: &Options,
+    server: &Server,
+    results: &Results,
+    sent: usize,
+    metrics: &BTreeMap<String, f64>,
+) {
+    let pid = server.child.id();
+    let final_memory = results.final_memory.unwrap_or_else(|| memory(pid));
+    let Results {
+        healthz_rate,
+        closed,
+        paced_p99,
+        ..
+    } = *results;
+
+    println!();
+    print_header();
+    for r in &results.rows {
+        print_row(r);
+    }
+    println!();
+    println!(
+        "latency: closed loops from send to full response; paced from the scheduled send time."
+    );
+    println!("RSS / peak: the server's VmRSS and VmHWM (/proc/{pid}/status) after the scenario.");
+    println!(
+        "other CPU: CPU time of other processes on the machine during the scenario, in % of one \
+         core; well above 0 means the figures are depressed by outside load."
+    );
+    println!();
+    for n in &results.notes {
+        println!("{n}");
+    }
+    println!();
+    let jobs = metric(metrics, "hookgate_writer_jobs_total");
+    let batches = metric(metrics, "hookgate_writer_batches_total");
+    println!(
+        "whole run: {sent} orders signed; server counted {:.0} writes in {:.0} commits (mean group {:.1}), \
+         {:.0} failed commits; database + WAL {:.1} MiB",
+        jobs,
+        batches,
+        jobs / batches.max(1.0),
+        metric(metrics, "hookgate_writer_failed_commits_total"),
+        metric(metrics, "hookgate_database_size_bytes") / 1048576.0
+    );
+    println!(
+        "server memory at the end: VmRSS {:.1} MiB ({:.1} MB), VmHWM {:.1} MiB ({:.1} MB)",
+        mib(final_memory.rss_kib),
+        final_memory.rss_kib as f64 * 1024.0 / 1e6,
+        mib(final_memory.hwm_kib),
+        final_memory.hwm_kib as f64 * 1024.0 / 1e6
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\""))
+        .collect();
+    println!(
+        "server log: {} lines, {} warnings/errors{}",
+        log.lines().count(),
+        bad.len(),
+        if o.server_log.is_some() {
+            format!(" ({})", server.log.display())
+        } else {
+            String::new()
+        }
+    );
+    for l in bad.iter().take(5) {
+        println!("    {l}");
+    }
+
+    println!();
+    println!(
+        "targets{}:",
+        if o.quick {
+            " (quick run: sizes are below the issue's, indicative only)"
+        } else {
+            ""
+        }
+    );
+    let na = "n/a (scenario not run)";
+    match (closed, healthz_rate) {
+        (Some((rate, _)), Some(h)) => println!(
+            "  orders/s >= 0.35 x healthz/s at {} conns: {rate:.0} / {h:.0} = {:.3}  {}",
+            o.concurrency,
+            rate / h,
+            verdict(rate / h >= 0.35)
+        ),
+        _ => println!("  orders/s >= 0.35 x healthz/s: {na}"),
+    }
+    match closed {
+        Some((_, p99)) => println!(
+            "  p99 < 15 ms at {} conns, closed loop: {p99:.2} ms  {}",
+            o.concurrency,
+            verdict(p99 < 15.0)
+        ),
+        None => println!("  p99 < 15 ms closed loop: {na}"),
+    }
+    match paced_p99 {
+        Some(p99) => println!(
+            "  p99 < 5 ms paced at {}/s: {p99:.2} ms  {}",
+            o.paced_rate,
+            verdict(p99 < 5.0)
+        ),
+        None => println!("  p99 < 5 ms paced: {na}"),
+    }
+    if o.scenarios.contains(&Scenario::Long) {
+        let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+        println!(
+            "  RSS < 100 MB after {sent} orders: VmRSS {:.1} MB  {}; peak (VmHWM) {:.1} MB  {}",
+            mb(final_memory.rss_kib),
+            verdict(mb(final_memory.rss_kib) < 100.0),
+            mb(final_memory.hwm_kib),
+            verdict(mb(final_memory.hwm_kib) < 100.0)
+        );
+    } else {
+        println!("  RSS < 100 MB after the long run: {na}");
+    }
+}
