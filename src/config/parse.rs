@@ -1,0 +1,261 @@
+//! Parsers of the option values people type: durations (`90d`), sizes (`1MiB`), rates
+//! (`100/s`), addresses and URLs. Each error says what was expected.
+
+use super::{LogFormat, Rate, SmtpUrl};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+
+pub(super) fn parse_bind(raw: &str) -> Result<SocketAddr, String> {
+    raw.parse()
+        .map_err(|_| format!("'{raw}' is not an address like 127.0.0.1:8080"))
+}
+
+pub(super) fn parse_public_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{raw}' must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!("'{raw}' is not a URL"));
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// Parse `90d`, `24h`, `5m`, `3s`, `250ms`, or combinations like `1h30m`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let bad = || format!("'{raw}' is not a duration like 90d, 24h, 5m or 3s");
+    if raw.is_empty() {
+        return Err(bad());
+    }
+    if raw == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
+            "w" => Duration::from_secs(7 * 86_400),
+            _ => return Err(bad()),
+        };
+        let n = u32::try_from(n).map_err(|_| bad())?;
+        total = total
+            .checked_add(unit.checked_mul(n).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+pub(super) fn parse_positive_duration(raw: &str) -> Result<Duration, String> {
+    let d = parse_duration(raw)?;
+    if d.is_zero() {
+        return Err(format!("'{raw}' must be longer than zero"));
+    }
+    Ok(d)
+}
+
+/// Format a duration in the same human form the options take.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if d.subsec_millis() != 0 || s == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if s.is_multiple_of(len) {
+            return format!("{}{unit}", s / len);
+        }
+    }
+    format!("{s}s")
+}
+
+/// Parse `1MiB`, `512KiB`, `1MB`, `1000` (bytes).
+pub fn parse_size(raw: &str) -> Result<usize, String> {
+    let bad = || format!("'{raw}' is not a size like 1MiB, 512KiB or 65536");
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let n: usize = raw[..split].parse().map_err(|_| bad())?;
+    let mult: usize = match raw[split..].trim() {
+        "" | "B" => 1,
+        "KiB" => 1024,
+        "MiB" => 1024 * 1024,
+        "GiB" => 1024 * 1024 * 1024,
+        "KB" | "kB" => 1000,
+        "MB" => 1_000_000,
+        _ => return Err(bad()),
+    };
+    let size = n.checked_mul(mult).ok_or_else(bad)?;
+    if size == 0 {
+        return Err(format!("'{raw}' must be larger than zero"));
+    }
+    Ok(size)
+}
+
+/// Parse `100/s`, `6000/m`, `10/h`.
+pub fn parse_rate(raw: &str) -> Result<Rate, String> {
+    let bad = || format!("'{raw}' is not a rate like 100/s or 6000/m");
+    let (count, unit) = raw.split_once('/').ok_or_else(bad)?;
+    let count: u32 = count.trim().parse().map_err(|_| bad())?;
+    let count = NonZeroU32::new(count).ok_or_else(|| format!("'{raw}' must be above zero"))?;
+    let per = match unit.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(bad()),
+    };
+    Ok(Rate { count, per })
+}
+
+pub(super) fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("'{raw}' must be text or json")),
+    }
+}
+
+/// Parse `smtp://[user[:pass]@]host[:port]` (percent-escapes in user and password allowed).
+pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
+    let rest = raw
+        .strip_prefix("smtp://")
+        .ok_or_else(|| "must look like smtp://user:pass@host:port".to_string())?;
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("port '{p}' is not a number"))?,
+        ),
+        None => (hostport, 25),
+    };
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    let (username, password) = match userinfo {
+        None => (None, None),
+        Some(u) => match u.split_once(':') {
+            Some((user, pass)) => (Some(percent_decode(user)?), Some(percent_decode(pass)?)),
+            None => (Some(percent_decode(u)?), None),
+        },
+    };
+    Ok(SmtpUrl {
+        host: host.to_string(),
+        port,
+        username,
+        password,
+    })
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).ok_or("has a broken %-escape")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "has a broken %-escape")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "is not UTF-8 after %-decoding".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_human_forms() {
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "d", "5", "5x", "-1s", "1.5h", "s5"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn durations_format_back_to_the_same_form() {
+        for s in ["90d", "1d", "25h", "5m", "3s", "250ms"] {
+            assert_eq!(format_duration(parse_duration(s).unwrap()), s);
+        }
+    }
+
+    #[test]
+    fn sizes_and_rates_parse() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        let r = parse_rate("100/s").unwrap();
+        assert_eq!((r.count.get(), r.per), (100, Duration::from_secs(1)));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("100").is_err());
+    }
+
+    #[test]
+    fn smtp_urls_parse_and_never_print_the_password() {
+        let u = parse_smtp_url("smtp://me%40x.io:p%3Ass@mail.example.com:587").unwrap();
+        assert_eq!(u.host, "mail.example.com");
+        assert_eq!(u.port, 587);
+        assert_eq!(u.username.as_deref(), Some("me@x.io"));
+        assert_eq!(u.password.as_deref(), Some("p:ss"));
+        assert!(!format!("{u:?}").contains("p:ss"));
+        assert_eq!(parse_smtp_url("smtp://localhost").unwrap().port, 25);
+        assert!(parse_smtp_url("http://x").is_err());
+    }
+
+    #[test]
+    fn every_bad_option_is_reported_by_name() {
+        let opts = GlobalOptions {
+            data_dir: Some("/tmp/x".into()),
+            secret_ttl: Some("banana".into()),
+            ip_rate: Some("fast".into()),
+            ..Default::default()
+        };
+        let errors = Config::resolve(&opts).unwrap_err();
+        let names: Vec<_> = errors.iter().map(|e| e.option).collect();
+        assert_eq!(names, ["secret-ttl", "ip-rate"]);
+        assert!(errors[0].to_string().contains("HOOKGATE_SECRET_TTL"));
+    }
+
+    #[test]
+    fn rotate_before_must_be_shorter_than_the_ttl() {
+        let opts = GlobalOptions {
+            data_dir: Some("/tmp/x".into()),
+            secret_ttl: Some("10s".into()),
+            ..Default::default()
+        };
+        let errors = Config::resolve(&opts).unwrap_err();
+        assert_eq!(errors[0].option, "rotate-before");
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_bind_address() {
+        let c = Config::for_data_dir("/tmp/x".into());
+        assert_eq!(c.public_url, "http://127.0.0.1:0");
+        assert!(!c.is_https());
+    }
+}
