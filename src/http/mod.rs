@@ -5,6 +5,7 @@ pub mod assets;
 pub mod extract;
 pub mod session;
 pub mod ui;
+pub mod upload;
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, web};

@@ -5,7 +5,7 @@ use crate::{
     domain::{KycStatus, kyc::KycForm},
     error::ApiError,
     http::{
-        api::kyc::read_form,
+        upload::read_form,
         session::{MerchantSession, verify_csrf},
         ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms},
     },
