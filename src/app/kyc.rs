@@ -8,14 +8,15 @@ use crate::{
         kyc::{DocumentKind, KycForm, transition},
         text,
     },
-    emails,
+    emails::{self, OutgoingEmail},
     state::AppState,
     store::{
-        self,
+        self, StoreResult,
         accounts::Merchant,
         kyc::{self as kyc_store, Decided, Decision, DecisionContext, QueueItem, Submission},
     },
 };
+use rusqlite::Connection;
 
 /// An uploaded document, typed by its content.
 pub struct Document {
@@ -142,21 +143,11 @@ pub async fn decide(
             emails::kyc_changes_requested(&m.email, reason, &public_url)
         }
     };
-    let (actor, kyc_id) = (actor.to_string(), kyc_id.to_string());
-    let ttl = state.config.secret_ttl.as_secs() as i64;
-    let now = state.now();
-    let decided = state
-        .store
-        .write(move |c| {
-            let ctx = DecisionContext {
-                actor: &actor,
-                now,
-                secret_ttl_secs: ttl,
-                notify: &notify,
-            };
-            kyc_store::decide(c, &kyc_id, &decision, &ctx)
-        })
-        .await?;
+    let kyc_id = kyc_id.to_string();
+    let decided = commit_decision(state, actor, notify, move |c, ctx| {
+        kyc_store::decide(c, &kyc_id, &decision, ctx)
+    })
+    .await?;
     settle(state, decided, Missing::Kyc)
 }
 
@@ -170,22 +161,37 @@ pub async fn revoke_merchant(
     let reason = text::reason(reason)?;
     let told = reason.clone();
     let notify = move |m: &Merchant, _: Option<&str>| emails::kyc_revoked(&m.email, &told);
-    let (actor, merchant_id) = (actor.to_string(), merchant_id.to_string());
-    let ttl = state.config.secret_ttl.as_secs() as i64;
+    let merchant_id = merchant_id.to_string();
+    let decided = commit_decision(state, actor, notify, move |c, ctx| {
+        kyc_store::revoke_merchant(c, &merchant_id, &reason, ctx)
+    })
+    .await?;
+    settle(state, decided, Missing::Merchant).map(|_| ())
+}
+
+/// Run a decision through the writer with its context: who decides, when, the secret lifetime
+/// of an approval, and the email telling the merchant.
+async fn commit_decision(
+    state: &AppState,
+    actor: &str,
+    notify: impl Fn(&Merchant, Option<&str>) -> OutgoingEmail + Send + 'static,
+    mut apply: impl FnMut(&Connection, &DecisionContext<'_>) -> StoreResult<Decided> + Send + 'static,
+) -> AppResult<Decided> {
+    let actor = actor.to_string();
+    let secret_ttl_secs = state.config.secret_ttl.as_secs() as i64;
     let now = state.now();
-    let decided = state
+    Ok(state
         .store
         .write(move |c| {
             let ctx = DecisionContext {
                 actor: &actor,
                 now,
-                secret_ttl_secs: ttl,
+                secret_ttl_secs,
                 notify: &notify,
             };
-            kyc_store::revoke_merchant(c, &merchant_id, &reason, &ctx)
+            apply(c, &ctx)
         })
-        .await?;
-    settle(state, decided, Missing::Merchant).map(|_| ())
+        .await?)
 }
 
 /// Turn the store's answer into the use case's, invalidating the key cache after a change.

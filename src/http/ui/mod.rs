@@ -105,6 +105,15 @@ pub fn not_found_page(req: &HttpRequest) -> HttpResponse {
     .error_response()
 }
 
+/// The email-and-password form of both login pages.
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub csrf: String,
+    pub email: String,
+    pub password: String,
+}
+
 /// Field errors of a form, looked up by field name in templates.
 #[derive(Debug, Default, Clone)]
 pub struct FieldErrors(pub Vec<Violation>);

@@ -55,18 +55,10 @@ pub(super) async fn login_form(state: web::Data<AppState>, req: HttpRequest) -> 
     ))
 }
 
-#[derive(Deserialize)]
-pub(super) struct LoginForm {
-    #[serde(default)]
-    csrf: String,
-    email: String,
-    password: String,
-}
-
 pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    form: web::Form<crate::http::ui::LoginForm>,
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     match app::admins::authenticate(&state, client_ip(&req), &form.email, &form.password).await {

@@ -5,9 +5,9 @@ use crate::{
     domain::{KycStatus, kyc::KycForm},
     error::ApiError,
     http::{
-        upload::read_form,
         session::{MerchantSession, verify_csrf},
         ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms},
+        upload::read_form,
     },
     state::AppState,
     store::{self},

@@ -45,18 +45,10 @@ pub(super) async fn login_form(
     Ok(with_cookie(html(StatusCode::OK, &page), cookie))
 }
 
-#[derive(Deserialize)]
-pub(super) struct LoginForm {
-    #[serde(default)]
-    csrf: String,
-    email: String,
-    password: String,
-}
-
 pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    form: web::Form<crate::http::ui::LoginForm>,
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     match app::accounts::authenticate(&state, client_ip(&req), &form.email, &form.password).await {
