@@ -283,27 +283,42 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_are_grouped_and_all_committed() {
+    async fn writes_queued_while_the_writer_is_busy_commit_as_one_group() {
+        const QUEUED: u64 = 500;
+        const _: () = assert!(QUEUED < MAX_BATCH as u64, "they fit in one group");
         let (_dir, w, path) = writer();
         let mut handles = Vec::new();
-        for i in 0..500 {
-            let w = w.clone();
-            handles.push(tokio::spawn(async move {
-                w.write(move |c| {
-                    c.execute("INSERT INTO t (v) VALUES (?1)", [format!("v{i}")])
-                        .map_err(StoreError::from)
-                })
-                .await
-            }));
-        }
+        queue_behind_gate(&w, QUEUED, || {
+            for i in 0..QUEUED {
+                let w = w.clone();
+                handles.push(tokio::spawn(async move {
+                    w.write(move |c| {
+                        c.execute("INSERT INTO t (v) VALUES (?1)", [format!("v{i}")])
+                            .map_err(StoreError::from)
+                    })
+                    .await
+                }));
+            }
+        })
+        .await;
         for h in handles {
             assert_eq!(h.await.unwrap().unwrap(), 1);
         }
-        assert_eq!(count(&path), 500);
-        assert_eq!(w.stats().jobs.load(Ordering::Relaxed), 500);
-        assert!(w.stats().batches.load(Ordering::Relaxed) <= 500);
+        assert_eq!(count(&path), QUEUED as i64);
+        let stats = w.stats();
         assert_eq!(
-            w.stats().reruns.load(Ordering::Relaxed),
+            stats.jobs.load(Ordering::Relaxed),
+            QUEUED + 1,
+            "the gate and the queued writes"
+        );
+        assert_eq!(
+            stats.batches.load(Ordering::Relaxed),
+            2,
+            "one group for the gate, then one for everything queued behind it"
+        );
+        assert_eq!(stats.last_batch_size.load(Ordering::Relaxed), QUEUED);
+        assert_eq!(
+            stats.reruns.load(Ordering::Relaxed),
             0,
             "groups without failures run once"
         );
