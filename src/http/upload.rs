@@ -122,4 +122,3 @@ fn sanitize_file_name(name: &str) -> String {
         clean
     }
 }
-

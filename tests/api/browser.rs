@@ -3,9 +3,14 @@
 
 use crate::helpers::*;
 use crate::webdriver::{Browser, Driver, chromedriver_path};
-use hookgate::{cli::GlobalOptions, config::Config, startup::Application};
+use hookgate::{
+    cli::GlobalOptions,
+    clock::{Clock, ShiftedClock},
+    config::Config,
+    startup::Application,
+};
 use reqwest::StatusCode;
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 fn skip() -> bool {
     if std::env::var("HOOKGATE_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
@@ -30,8 +35,8 @@ fn shot(name: &str) -> Option<PathBuf> {
         })
 }
 
-/// A server with no admin yet; returns its address, the setup link and the temp dir.
-async fn fresh_server() -> (String, String, tempfile::TempDir) {
+/// A server with no admin yet; returns its address, the setup link, its clock and the temp dir.
+async fn fresh_server() -> (String, String, Arc<ShiftedClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let opts = GlobalOptions {
         data_dir: Some(dir.path().join("data")),
@@ -45,7 +50,8 @@ async fn fresh_server() -> (String, String, tempfile::TempDir) {
     // Build again with the public URL on the real port, as `--public-url` would be set.
     config.bind = format!("127.0.0.1:{port}").parse().unwrap();
     config.public_url = format!("http://127.0.0.1:{port}");
-    let app = Application::build(config).unwrap();
+    let clock = Arc::new(ShiftedClock::default());
+    let app = Application::build_with_clock(config, clock.clone()).unwrap();
     let hint = app
         .first_admin_hint()
         .await
@@ -58,22 +64,18 @@ async fn fresh_server() -> (String, String, tempfile::TempDir) {
         .trim()
         .to_string();
     tokio::spawn(app.run());
-    (format!("http://127.0.0.1:{port}"), link, dir)
+    (format!("http://127.0.0.1:{port}"), link, clock, dir)
 }
 
 async fn wait_for_text(b: &Browser, css: &str, needle: &str) -> String {
-    for _ in 0..50 {
-        if let Some(t) = b.try_text(css).await
-            && t.contains(needle)
-        {
-            return t;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let found = poll(|| async { b.try_text(css).await.filter(|t| t.contains(needle)) }).await;
+    match found {
+        Some(t) => t,
+        None => panic!(
+            "{css} never contained {needle:?}; page:\n{}",
+            b.source().await
+        ),
     }
-    panic!(
-        "{css} never contained {needle:?}; page:\n{}",
-        b.source().await
-    );
 }
 
 #[tokio::test]
@@ -81,7 +83,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     if skip() {
         return;
     }
-    let (base, setup_link, _dir) = fresh_server().await;
+    let (base, setup_link, clock, _dir) = fresh_server().await;
     let driver = Driver::start().await;
     let admin = driver.browser().await;
     let shop = driver.browser().await;
@@ -165,12 +167,11 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
         .cookie("hookgate_admin")
         .await
         .expect("admin session cookie");
-    let document = reqwest::Client::new()
-        .get(doc_href.as_str().unwrap())
-        .header("Cookie", format!("hookgate_admin={admin_cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let admin_http = BrowserSession::new(&base);
+    admin_http.set_cookie("hookgate_admin", &admin_cookie);
+    let document = admin_http
+        .get(doc_href.as_str().unwrap().strip_prefix(&base).unwrap())
+        .await;
     assert_eq!(document.headers()["content-type"], "application/pdf");
     assert!(
         document.headers()["content-disposition"]
@@ -201,7 +202,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
 
     // A webhook signed with the revealed secret is accepted...
     let body = order_body(Some("SO-42"), "PENDING");
-    let ts = unix_now();
+    let ts = clock.now();
     let res = reqwest::Client::new()
         .post(format!("{base}/api/v1/webhooks/orders/"))
         .header("X-API-Key", &key_id)
@@ -267,16 +268,9 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
         .expect("merchant session cookie");
     shop.click("#logout").await;
     wait_for_text(&shop, ".alert.ok", "logged out").await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let replay = client
-        .get(format!("{base}/"))
-        .header("Cookie", format!("hookgate_merchant={cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let replay_session = BrowserSession::new(&base);
+    replay_session.set_cookie("hookgate_merchant", &cookie);
+    let replay = replay_session.get("/").await;
     assert_eq!(replay.status(), StatusCode::SEE_OTHER);
     assert_eq!(replay.headers()["location"], "/login");
 

@@ -2,7 +2,6 @@
 
 use crate::helpers::*;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -73,15 +72,11 @@ async fn emails_are_delivered_over_smtp_and_retried_after_a_failure() {
     app.register(email).await;
     let code = app.latest_code(email).await;
 
-    let mut delivered = None;
-    for _ in 0..60 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Some(m) = received.lock().unwrap().first().cloned() {
-            delivered = Some(m);
-            break;
-        }
-    }
-    let message = delivered.expect("the email reached the SMTP server after a retry");
+    let message = eventually(
+        "the email reached the SMTP server after a retry",
+        || async { received.lock().unwrap().first().cloned() },
+    )
+    .await;
     assert!(message.contains(&format!("RCPT TO:<{email}>")), "{message}");
     assert!(
         message.contains(&code),
@@ -89,19 +84,11 @@ async fn emails_are_delivered_over_smtp_and_retried_after_a_failure() {
     );
     assert!(message.contains("Subject: Your hookgate verification code"));
 
-    let outbox = app
-        .admin_get(&format!("/api/v1/admin/outbox?to={email}"))
-        .await;
-    let mut sent = None;
-    for _ in 0..20 {
+    eventually("sent_at recorded in the outbox", || async {
         let res = app
             .admin_get(&format!("/api/v1/admin/outbox?to={email}"))
             .await;
-        if !res.body[0]["sent_at"].is_null() {
-            sent = Some(res);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(sent.is_some(), "sent_at recorded: {}", outbox.body);
+        (!res.body[0]["sent_at"].is_null()).then_some(())
+    })
+    .await;
 }

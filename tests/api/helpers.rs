@@ -1,9 +1,18 @@
-//! Spawning the application and walking merchants through onboarding.
+//! Spawning the application, moving its clock, walking merchants through onboarding, and a
+//! cookie-keeping client for the HTML pages.
 
-use hookgate::{cli::GlobalOptions, config::Config, startup::Application};
+use hookgate::{
+    cli::GlobalOptions,
+    clock::{Clock, ShiftedClock},
+    config::Config,
+    startup::Application,
+};
 use reqwest::{Client, StatusCode, multipart};
 use serde_json::{Value, json};
-use std::{io::Write, path::PathBuf, process::Command};
+use std::{future::Future, io::Write, path::PathBuf, process::Command, sync::Arc, time::Duration};
+
+mod session;
+pub use session::{BrowserSession, csrf_in};
 
 /// The hookgate binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
@@ -11,12 +20,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
 /// A password that satisfies the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A running server with its data dir and an admin token.
+/// A running server with its data dir, an admin token and the clock it reads.
 pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub data_dir: PathBuf,
     pub admin_token: String,
+    /// The server's clock: the wall clock plus whatever the test advanced it by.
+    pub clock: Arc<ShiftedClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,7 +47,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut GlobalOptions)) -> TestApp 
     };
     adjust(&mut opts);
     let config = Config::resolve(&opts).expect("valid test config");
-    let app = Application::build(config).expect("application builds");
+    let clock = Arc::new(ShiftedClock::default());
+    let app = Application::build_with_clock(config, clock.clone()).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
     let admin_token = create_admin(&data_dir, "root@example.com");
@@ -45,8 +57,55 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut GlobalOptions)) -> TestApp 
         client: Client::new(),
         data_dir,
         admin_token,
+        clock,
         _dir: dir,
     }
+}
+
+pub fn minutes(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+pub fn hours(n: u64) -> Duration {
+    Duration::from_secs(n * 3600)
+}
+
+pub fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+/// How long `eventually` keeps trying, and the pause between tries.
+const POLL_LIMIT: Duration = Duration::from_secs(10);
+const POLL_PAUSE: Duration = Duration::from_millis(50);
+
+/// Call `f` until it gives `Some`, pausing briefly between tries; `None` once `POLL_LIMIT` has
+/// passed. For work the server does in the background (jobs, the mailer, deferred writes).
+pub async fn poll<T, F, Fut>(mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + POLL_LIMIT;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL_PAUSE).await;
+    }
+}
+
+/// Like `poll`, panicking with `what` if it never happens.
+pub async fn eventually<T, F, Fut>(what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll(f)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {POLL_LIMIT:?} waiting for: {what}"))
 }
 
 /// Create an admin and mint a token through the real CLI.
@@ -118,6 +177,16 @@ impl Res {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The server's current time, unix seconds: what webhooks are signed with.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Move the server's clock forward, as if `by` had passed.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by)
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Res {
@@ -206,14 +275,19 @@ impl TestApp {
         .await
     }
 
+    /// A fresh bearer token for a verified merchant (tokens live 12 h of server time).
+    pub async fn token_for(&self, email: &str) -> String {
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.body["access_token"].as_str().unwrap().to_string()
+    }
+
     /// Register, verify and log in; returns the merchant's bearer token.
     pub async fn verified_merchant(&self, email: &str) -> String {
         assert_eq!(self.register(email).await.status, StatusCode::CREATED);
         let code = self.latest_code(email).await;
         assert_eq!(self.verify(email, &code).await.status, StatusCode::OK);
-        let res = self.login(email, PASSWORD).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        res.body["access_token"].as_str().unwrap().to_string()
+        self.token_for(email).await
     }
 
     /// Submit KYC with the given document bytes.
@@ -303,14 +377,6 @@ pub fn sign(secret: &str, id: &str, ts: i64, body: &[u8]) -> String {
     format!("v1,{}", b64.encode(ring::hmac::sign(&key, &msg).as_ref()))
 }
 
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// An order body in the contract's shape.
 pub fn order_body(reference: Option<&str>, status: &str) -> String {
     let mut v = json!({
@@ -385,6 +451,6 @@ impl TestApp {
 
     /// Send a fresh order signed with the sender's current secret.
     pub async fn send_order(&self, s: &Sender, id: &str, body: &str) -> Res {
-        self.send_signed(s, &s.secret, id, unix_now(), body).await
+        self.send_signed(s, &s.secret, id, self.now(), body).await
     }
 }

@@ -10,7 +10,7 @@ async fn bad_signature(app: &TestApp, s: &Sender, id: &str) {
             s,
             "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             id,
-            unix_now(),
+            app.now(),
             &order_body(None, "PENDING"),
         )
         .await;
@@ -175,7 +175,25 @@ async fn metrics_are_rolled_up_and_survive_a_restart() {
         app.send_order(&s, &format!("r{i}"), &order_body(None, "PENDING"))
             .await;
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The roll-up job (every 100 ms) writes the hour's counts to the database.
+    let db = app.data_dir.join("hookgate.db");
+    eventually("the hour's counts are rolled up", || async {
+        let conn = rusqlite::Connection::open(&db).ok()?;
+        let rows: Vec<String> = conn
+            .prepare("SELECT data FROM metrics_hourly")
+            .ok()?
+            .query_map([], |r| r.get(0))
+            .ok()?
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let received: u64 = rows
+            .iter()
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| v["received"].as_u64())
+            .sum();
+        (received == 3).then_some(())
+    })
+    .await;
     // A second server on the same data dir (as after a restart) resumes the hour's counts.
     let config = hookgate::config::Config::resolve(&hookgate::cli::GlobalOptions {
         data_dir: Some(app.data_dir.clone()),
@@ -183,23 +201,21 @@ async fn metrics_are_rolled_up_and_survive_a_restart() {
         ..Default::default()
     })
     .unwrap();
-    let second = hookgate::startup::Application::build(config).unwrap();
+    let second =
+        hookgate::startup::Application::build_with_clock(config, app.clock.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", second.port());
     tokio::spawn(second.run());
-    let mut total = serde_json::Value::Null;
-    for _ in 0..20 {
+    let total = eventually("the restarted server answers", || async {
         let res = app
             .client
             .get(format!("{address}/api/v1/health"))
             .bearer_auth(&app.admin_token)
             .send()
-            .await;
-        if let Ok(res) = res {
-            total = res.json::<serde_json::Value>().await.unwrap()["metrics"]["total"].clone();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .await
+            .ok()?;
+        Some(res.json::<serde_json::Value>().await.unwrap()["metrics"]["total"].clone())
+    })
+    .await;
     assert_eq!(total, 3);
 }
 
@@ -218,21 +234,18 @@ async fn events_record_accepted_and_authenticated_rejected_webhooks() {
     app.send_order(&b, "evb", &order_body(None, "PENDING"))
         .await;
 
-    let mut all = serde_json::Value::Null;
-    for _ in 0..20 {
-        // The rejected event is written without delaying the answer.
-        all = app
+    // The rejected event is written without delaying the answer.
+    let all = eventually("both events of the merchant are listed", || async {
+        let all = app
             .admin_get(&format!(
                 "/api/v1/admin/events?merchant_id={}",
                 a.merchant_id
             ))
             .await
             .body;
-        if all["items"].as_array().unwrap().len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (all["items"].as_array().unwrap().len() == 2).then_some(all)
+    })
+    .await;
     let items = all["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{all}");
     assert_eq!(items[0]["outcome"], "rejected");
@@ -313,43 +326,46 @@ async fn an_https_public_url_turns_on_hsts() {
 #[tokio::test]
 async fn events_and_emails_older_than_the_retention_are_deleted_but_orders_stay() {
     let app = spawn_app_with(|o| {
-        o.retention = Some("1s".into());
-        o.jobs_interval = Some("200ms".into());
+        o.retention = Some("30d".into());
+        o.jobs_interval = Some("100ms".into());
     })
     .await;
-    let s = app.sender("retain@acme.example").await;
+    let email = "retain@acme.example";
+    let s = app.sender(email).await;
     let created = app
         .send_order(&s, "old", &order_body(None, "PENDING"))
         .await;
     let order_id = created.body["order_id"].as_str().unwrap().to_string();
-    let mut remaining = usize::MAX;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let events = app.admin_get("/api/v1/admin/events").await;
-        remaining = events.body["items"].as_array().unwrap().len();
-        if remaining == 0 {
-            break;
+    let events = |n: usize| {
+        let app = &app;
+        move || async move {
+            let events = app.admin_get("/api/v1/admin/events").await;
+            (events.body["items"].as_array().unwrap().len() == n).then_some(())
         }
-    }
-    assert_eq!(
-        remaining, 0,
-        "the event and its body are gone after the retention"
-    );
+    };
+    let mails = |n: usize| {
+        let app = &app;
+        move || async move {
+            let outbox = app
+                .admin_get("/api/v1/admin/outbox?to=john@example.com")
+                .await;
+            (outbox.body.as_array().unwrap().len() == n).then_some(())
+        }
+    };
+    eventually("the event is recorded", events(1)).await;
+    eventually("the confirmation email is queued", mails(1)).await;
+
+    app.advance(days(30) + Duration::from_secs(1));
+    eventually(
+        "the event and its body are gone after the retention",
+        events(0),
+    )
+    .await;
     // The customer's confirmation email went with it: the outbox does not grow without bound.
-    let mut mails = usize::MAX;
-    for _ in 0..20 {
-        let outbox = app
-            .admin_get("/api/v1/admin/outbox?to=john@example.com")
-            .await;
-        mails = outbox.body.as_array().unwrap().len();
-        if mails == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(mails, 0, "old outbox emails are deleted too");
+    eventually("old outbox emails are deleted too", mails(0)).await;
+    let token = app.token_for(email).await;
     let order = app
-        .get_as(&format!("/api/v1/orders/{order_id}"), &s.token)
+        .get_as(&format!("/api/v1/orders/{order_id}"), &token)
         .await;
     assert_eq!(
         order.status,

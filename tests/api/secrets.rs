@@ -48,11 +48,12 @@ async fn one_merchant_never_sees_another_merchants_secret() {
 #[tokio::test]
 async fn the_previous_secret_is_listed_only_during_its_grace() {
     let app = spawn_app_with(|o| {
-        o.secret_grace = Some("2s".into());
+        o.secret_grace = Some("24h".into());
         o.jobs_interval = Some("1h".into());
     })
     .await;
-    let (token, _, _) = app.approved_merchant("grace@acme.example").await;
+    let email = "grace@acme.example";
+    let (token, _, _) = app.approved_merchant(email).await;
     let first = app.get_as("/api/v1/webhook/secret/", &token).await.body["secret_key"].clone();
     let res = app
         .post_as("/api/v1/webhook/secret/", &token, json!({}))
@@ -60,7 +61,15 @@ async fn the_previous_secret_is_listed_only_during_its_grace() {
     assert_eq!(res.status, StatusCode::OK);
     let listed = app.get_as("/api/v1/webhook/secret/", &token).await;
     assert_eq!(listed.body["previous"]["secret_key"], first);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+
+    app.advance(hours(24) - minutes(1));
+    let token = app.token_for(email).await; // the first token lived 12 h
+    let almost = app.get_as("/api/v1/webhook/secret/", &token).await;
+    assert_eq!(
+        almost.body["previous"]["secret_key"], first,
+        "still within the grace"
+    );
+    app.advance(minutes(1) + Duration::from_secs(1));
     let later = app.get_as("/api/v1/webhook/secret/", &token).await;
     assert_eq!(
         later.body["previous"],
@@ -72,26 +81,27 @@ async fn the_previous_secret_is_listed_only_during_its_grace() {
 #[tokio::test]
 async fn secrets_rotate_automatically_before_expiry_and_the_merchant_is_emailed() {
     let app = spawn_app_with(|o| {
-        o.secret_ttl = Some("4s".into());
-        o.rotate_before = Some("2s".into());
-        o.jobs_interval = Some("250ms".into());
+        o.secret_ttl = Some("90d".into());
+        o.rotate_before = Some("14d".into());
+        o.jobs_interval = Some("100ms".into());
     })
     .await;
-    let (token, _, key_id) = app.approved_merchant("auto@acme.example").await;
+    let email = "auto@acme.example";
+    let (token, _, key_id) = app.approved_merchant(email).await;
     let first = app.get_as("/api/v1/webhook/secret/", &token).await;
     let first_secret = first.body["secret_key"].as_str().unwrap().to_string();
+    assert_eq!(first.body["is_active"], true);
+    assert_eq!(first.body["previous"], serde_json::Value::Null);
 
-    // After ~2 s the job issues a successor; the first stays valid until its own expiry.
-    let mut rotated = None;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    // 76 days on, the secret enters the last 14 days of its life: the job issues a successor;
+    // the first stays valid until its own expiry.
+    app.advance(days(90) - days(14) + Duration::from_secs(1));
+    let token = app.token_for(email).await;
+    let rotated = eventually("the rotation job issued a new secret", || async {
         let now = app.get_as("/api/v1/webhook/secret/", &token).await;
-        if now.body["secret_key"] != first_secret.as_str() {
-            rotated = Some(now);
-            break;
-        }
-    }
-    let rotated = rotated.expect("the rotation job issued a new secret");
+        (now.body["secret_key"] != first_secret.as_str()).then_some(now)
+    })
+    .await;
     assert_eq!(rotated.body["key_id"], key_id.as_str());
     assert_eq!(rotated.body["is_active"], true);
     assert_eq!(
@@ -103,7 +113,7 @@ async fn secrets_rotate_automatically_before_expiry_and_the_merchant_is_emailed(
         "an automatically superseded secret verifies until its own expiry"
     );
     let subjects: Vec<String> = app
-        .admin_get("/api/v1/admin/outbox?to=auto@acme.example")
+        .admin_get(&format!("/api/v1/admin/outbox?to={email}"))
         .await
         .body
         .as_array()
@@ -130,13 +140,19 @@ async fn a_secret_past_its_ttl_is_inactive_until_replaced() {
     // With the rotation job effectively off, an expired secret is reported inactive, and a manual
     // regeneration gives a fresh, active one.
     let app = spawn_app_with(|o| {
-        o.secret_ttl = Some("2s".into());
-        o.rotate_before = Some("1s".into());
+        o.secret_ttl = Some("90d".into());
+        o.rotate_before = Some("14d".into());
         o.jobs_interval = Some("1h".into());
     })
     .await;
-    let (token, _, _) = app.approved_merchant("exp@acme.example").await;
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let email = "exp@acme.example";
+    let (token, _, _) = app.approved_merchant(email).await;
+    assert_eq!(
+        app.get_as("/api/v1/webhook/secret/", &token).await.body["is_active"],
+        true
+    );
+    app.advance(days(90) + Duration::from_secs(1));
+    let token = app.token_for(email).await;
     let res = app.get_as("/api/v1/webhook/secret/", &token).await;
     assert_eq!(res.body["is_active"], false);
     let res = app
