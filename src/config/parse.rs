@@ -226,36 +226,4 @@ mod tests {
         assert_eq!(parse_smtp_url("smtp://localhost").unwrap().port, 25);
         assert!(parse_smtp_url("http://x").is_err());
     }
-
-    #[test]
-    fn every_bad_option_is_reported_by_name() {
-        let opts = GlobalOptions {
-            data_dir: Some("/tmp/x".into()),
-            secret_ttl: Some("banana".into()),
-            ip_rate: Some("fast".into()),
-            ..Default::default()
-        };
-        let errors = Config::resolve(&opts).unwrap_err();
-        let names: Vec<_> = errors.iter().map(|e| e.option).collect();
-        assert_eq!(names, ["secret-ttl", "ip-rate"]);
-        assert!(errors[0].to_string().contains("HOOKGATE_SECRET_TTL"));
-    }
-
-    #[test]
-    fn rotate_before_must_be_shorter_than_the_ttl() {
-        let opts = GlobalOptions {
-            data_dir: Some("/tmp/x".into()),
-            secret_ttl: Some("10s".into()),
-            ..Default::default()
-        };
-        let errors = Config::resolve(&opts).unwrap_err();
-        assert_eq!(errors[0].option, "rotate-before");
-    }
-
-    #[test]
-    fn public_url_defaults_to_the_bind_address() {
-        let c = Config::for_data_dir("/tmp/x".into());
-        assert_eq!(c.public_url, "http://127.0.0.1:0");
-        assert!(!c.is_https());
-    }
 }
