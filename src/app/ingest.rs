@@ -1,10 +1,11 @@
 //! Inbound merchant order webhooks: Standard Webhooks verification on the raw bytes, replay and
 //! rate protection, validation, idempotent durable storage.
 //!
-//! Order of checks: per-IP limit → signature headers → key id → KYC → timestamp → signature
-//! (constant time, every verifying secret) → expired secret → per-merchant limit → content type
-//! → JSON → payload → idempotency and write (group commit). The body's size is bounded by the
-//! caller while reading it.
+//! Order of checks: per-IP limit → signature headers → key id → timestamp → signature (constant
+//! time, every verifying secret) → KYC → expired secret → per-merchant limit (a redelivered
+//! duplicate is still answered as one) → content type → JSON → payload → idempotency and write
+//! (group commit). The body's size is bounded by the caller while reading it. KYC comes after
+//! the signature so that only a holder of the merchant's secret learns the merchant is refused.
 
 use super::{AppResult, Error, keys::MerchantKeys};
 use crate::{
@@ -116,7 +117,13 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
             return Err(e);
         }
     };
-    check(&state.limits.merchant, &keys.merchant_id)?;
+    if let Err(limited) = check(&state.limits.merchant, &keys.merchant_id) {
+        // A sender retrying after a timeout deserves its duplicate answer, not a 429.
+        return match earlier_duplicate(state, &keys.merchant_id, &webhook_id, w.body).await? {
+            Some(duplicate) => Ok(duplicate),
+            None => Err(limited.into()),
+        };
+    }
 
     let incoming = IncomingWebhook {
         event_id: store::new_id("evt"),
@@ -141,7 +148,7 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
     let order = match parsed {
         Ok(order) => order,
         Err(e) => {
-            record_rejection(state, incoming, reason_code(&e));
+            record_rejection(state, incoming, reason_code(&e)).await;
             return Err(e);
         }
     };
@@ -193,9 +200,6 @@ async fn authenticate(
         .lookup(state, h.key_id)
         .await?
         .ok_or(Rejection::UnknownKeyId)?;
-    if keys.kyc_status != KycStatus::Approved {
-        return Err(Rejection::KycNotApproved.into());
-    }
     let ts: i64 = h
         .timestamp
         .parse()
@@ -205,6 +209,15 @@ async fn authenticate(
         return Err(Rejection::TimestampOutOfTolerance.into());
     }
     let verify = |key: &[u8]| signature::verify(key, h.id, h.timestamp, body, h.signature);
+    if keys.kyc_status != KycStatus::Approved {
+        // Verify first: a forger learns nothing about the merchant's standing.
+        return Err(if keys.secrets.iter().any(|s| verify(&s.key)) {
+            Rejection::KycNotApproved
+        } else {
+            Rejection::InvalidSignature
+        }
+        .into());
+    }
     if keys
         .secrets
         .iter()
@@ -235,15 +248,35 @@ fn reason_code(e: &Error) -> &'static str {
     }
 }
 
-/// Keep an authenticated but refused webhook as an event, without delaying the answer.
-fn record_rejection(state: &AppState, incoming: IncomingWebhook, reason: &'static str) {
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store
-            .write(move |c| store::orders::record_rejected(c, &incoming, reason))
-            .await
-        {
-            tracing::warn!(error = %e, "could not record a rejected webhook");
-        }
-    });
+/// The answer already given to this `webhook-id`, when it came with the same body.
+async fn earlier_duplicate(
+    state: &AppState,
+    merchant_id: &str,
+    webhook_id: &str,
+    body: &[u8],
+) -> AppResult<Option<Accepted>> {
+    let (mid, wid) = (merchant_id.to_string(), webhook_id.to_string());
+    let earlier = state
+        .store
+        .read(move |c| store::orders::accepted_event(c, &mid, &wid))
+        .await?;
+    let hash = sha256(body);
+    Ok(earlier
+        .filter(|e| e.body_hash == hash)
+        .map(|e| Accepted::Duplicate {
+            order_id: e.order_id.unwrap_or_default(),
+            event_id: e.event_id,
+        }))
+}
+
+/// Keep an authenticated but refused webhook as an event before it is answered. A failure to
+/// record is logged; the refusal stands either way.
+async fn record_rejection(state: &AppState, incoming: IncomingWebhook, reason: &'static str) {
+    if let Err(e) = state
+        .store
+        .write(move |c| store::orders::record_rejected(c, &incoming, reason))
+        .await
+    {
+        tracing::warn!(error = %e, "could not record a rejected webhook");
+    }
 }

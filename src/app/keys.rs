@@ -16,7 +16,8 @@ use std::{
     },
 };
 
-/// Secrets of a merchant considered for verification (newest first).
+/// Secrets of a merchant kept for verification (newest first; revoked ones too, so that a
+/// refused merchant's correctly signed webhook can be told apart from a forgery).
 const MAX_SECRETS: usize = 8;
 /// Entries kept before the cache is cleared (bounds memory under key-id spraying).
 const MAX_ENTRIES: usize = 100_000;
@@ -85,7 +86,7 @@ impl KeyCache {
             None => None,
             Some((m, rows)) => {
                 let mut secrets = Vec::new();
-                for row in rows.iter().filter(|r| !r.times.revoked).take(MAX_SECRETS) {
+                for row in rows.iter().take(MAX_SECRETS) {
                     let exposed = super::secrets::open(state, row)?;
                     let key = WebhookSecret::parse(&exposed).map_err(|_| Error::Internal)?;
                     secrets.push(OpenedSecret {

@@ -56,20 +56,11 @@ pub fn ingest(
     status_email: &dyn Fn(&str, &str) -> OutgoingEmail,
     now: i64,
 ) -> StoreResult<Ingested> {
-    let earlier: Option<(String, Option<String>, Vec<u8>)> = optional(
-        conn.prepare_cached(
-            "SELECT id, order_id, body_hash FROM events
-             WHERE merchant_id = ?1 AND webhook_id = ?2 AND outcome = 'accepted'",
-        )?
-        .query_row(params![w.merchant_id, w.webhook_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        }),
-    )?;
-    if let Some((event_id, order_id, hash)) = earlier {
-        if hash == w.body_hash {
+    if let Some(earlier) = accepted_event(conn, &w.merchant_id, &w.webhook_id)? {
+        if earlier.body_hash == w.body_hash {
             return Ok(Ingested::Duplicate {
-                order_id: order_id.unwrap_or_default(),
-                event_id,
+                order_id: earlier.order_id.unwrap_or_default(),
+                event_id: earlier.event_id,
             });
         }
         record_rejected(conn, w, "idempotency_conflict")?;
@@ -143,6 +134,34 @@ pub fn ingest(
             event_id: w.event_id.clone(),
         }
     })
+}
+
+/// The accepted event of a merchant's `webhook-id`, if any.
+pub struct AcceptedEvent {
+    pub event_id: String,
+    pub order_id: Option<String>,
+    pub body_hash: Vec<u8>,
+}
+
+/// Look up the accepted event of `webhook_id` (the idempotency key).
+pub fn accepted_event(
+    conn: &Connection,
+    merchant_id: &str,
+    webhook_id: &str,
+) -> StoreResult<Option<AcceptedEvent>> {
+    Ok(optional(
+        conn.prepare_cached(
+            "SELECT id, order_id, body_hash FROM events
+             WHERE merchant_id = ?1 AND webhook_id = ?2 AND outcome = 'accepted'",
+        )?
+        .query_row(params![merchant_id, webhook_id], |r| {
+            Ok(AcceptedEvent {
+                event_id: r.get(0)?,
+                order_id: r.get(1)?,
+                body_hash: r.get(2)?,
+            })
+        }),
+    )?)
 }
 
 fn insert_event(

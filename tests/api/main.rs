@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod email;
 mod escaping;
+mod hardening;
 mod helpers;
 mod kyc;
 mod observability;

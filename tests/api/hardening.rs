@@ -1,0 +1,82 @@
+//! Gaps closed after an attacker's and a bad day's review: what a refused merchant's key id
+//! reveals, duplicates under the rate limit, rejections recorded before the answer, empty ids.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// A forged signature on a revoked merchant's key id, and a valid one.
+#[tokio::test]
+async fn a_refused_merchant_is_named_only_to_a_holder_of_its_secret() {
+    let app = spawn_app().await;
+    let s = app.sender("refused@acme.example").await;
+    app.admin_post(
+        &format!("/api/v1/admin/merchants/{}/revoke", s.merchant_id),
+        json!({"reason": "fraud"}),
+    )
+    .await;
+    let body = order_body(None, "PENDING");
+    let forger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    app.send_signed(&s, forger, "f1", app.now(), &body)
+        .await
+        .assert_error(401, "invalid_signature");
+    app.send_order(&s, "f2", &body)
+        .await
+        .assert_error(403, "kyc_not_approved");
+}
+
+#[tokio::test]
+async fn a_redelivered_duplicate_is_answered_as_one_under_the_rate_limit() {
+    // One webhook an hour: the second distinct webhook is refused, a redelivery is not.
+    let app = spawn_app_with(|o| o.merchant_rate = Some("1/h".into())).await;
+    let s = app.sender("retry@acme.example").await;
+    let body = order_body(None, "PENDING");
+    let first = app.send_order(&s, "d1", &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    app.send_order(&s, "d2", &body)
+        .await
+        .assert_error(429, "rate_limited");
+    let again = app.send_order(&s, "d1", &body).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["status"], "duplicate");
+    assert_eq!(again.body["event_id"], first.body["event_id"]);
+    assert_eq!(again.body["order_id"], first.body["order_id"]);
+    // The same id with another body is no duplicate: still over the limit.
+    app.send_order(&s, "d1", &order_body(None, "SHIPPED"))
+        .await
+        .assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn an_authenticated_rejection_is_stored_before_it_is_answered() {
+    let app = spawn_app().await;
+    let s = app.sender("early@acme.example").await;
+    app.send_order(&s, "bad-1", r#"{"item_summary": 5}"#)
+        .await
+        .assert_error(422, "validation_failed");
+    // No waiting: the event exists when the answer arrives.
+    let events = app
+        .admin_get(&format!(
+            "/api/v1/admin/events?merchant_id={}&status=rejected",
+            s.merchant_id
+        ))
+        .await;
+    let items = events.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", events.body);
+    assert_eq!(items[0]["webhook_id"], "bad-1");
+    assert_eq!(items[0]["reason"], "validation_failed");
+}
+
+#[tokio::test]
+async fn an_empty_webhook_id_is_a_missing_signature() {
+    let app = spawn_app().await;
+    let s = app.sender("blank@acme.example").await;
+    let body = order_body(None, "PENDING");
+    for blank in ["", "   "] {
+        let res = app
+            .send_signed(&s, &s.secret, blank, app.now(), &body)
+            .await;
+        res.assert_error(401, "missing_signature");
+        assert!(res.body["message"].as_str().unwrap().contains("webhook-id"));
+    }
+}
