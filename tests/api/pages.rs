@@ -42,6 +42,35 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
 }
 
 #[tokio::test]
+async fn a_cross_site_form_post_is_refused_even_with_a_valid_token() {
+    let app = spawn_app().await;
+    let admin = app.admin_browser().await;
+    let csrf = csrf_in(&admin.page("/admin/").await);
+    let res = admin
+        .post_form_with(
+            "/admin/logout",
+            &[("csrf", csrf.as_str())],
+            &[("Sec-Fetch-Site", "cross-site")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin.get("/admin/").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+    // The same token from the site itself works.
+    let res = admin
+        .post_form_with(
+            "/admin/logout",
+            &[("csrf", csrf.as_str())],
+            &[("Sec-Fetch-Site", "same-origin")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn pages_need_their_own_kind_of_session() {
     let app = spawn_app().await;
     let anonymous = app.browser();

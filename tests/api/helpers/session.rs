@@ -51,6 +51,20 @@ impl BrowserSession {
             .unwrap()
     }
 
+    /// POST a form with extra request headers (e.g. what a browser adds on its own).
+    pub async fn post_form_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).form(form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post_multipart(&self, path: &str, form: multipart::Form) -> reqwest::Response {
         self.client
             .post(self.url(path))
