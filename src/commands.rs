@@ -184,11 +184,14 @@ fn sign(secret: &str, id: Option<String>, timestamp: Option<i64>) -> ExitCode {
         Ok(s) => s,
         Err(m) => return fail(format!("--secret {m}")),
     };
+    let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
+    if let Err(m) = signature::check_webhook_id(&id) {
+        return fail(format!("--id {m}"));
+    }
     let mut body = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut body) {
         return fail(format!("reading stdin: {e}"));
     }
-    let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
     let ts = timestamp.unwrap_or_else(|| SystemClock.now());
     println!("webhook-id: {id}");
     println!("webhook-timestamp: {ts}");

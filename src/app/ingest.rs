@@ -10,16 +10,18 @@
 use super::{AppResult, Error, keys::MerchantKeys};
 use crate::{
     crypto::sha256,
-    domain::{KycStatus, order::OrderPayload, secret::SecretState, signature},
+    domain::{
+        KycStatus,
+        order::OrderPayload,
+        secret::SecretState,
+        signature::{self, MAX_WEBHOOK_ID},
+    },
     emails,
     limits::check,
     state::AppState,
     store::{self, orders::IncomingWebhook, orders::Ingested},
 };
 use std::{net::IpAddr, sync::Arc, time::Instant};
-
-/// Longest accepted `webhook-id`.
-pub const MAX_WEBHOOK_ID: usize = 256;
 
 /// Why an inbound webhook was refused before it could be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

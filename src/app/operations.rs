@@ -78,14 +78,40 @@ fn key_mode_problem(_: &DataPaths) -> Option<String> {
 }
 
 /// Copy the live database to `out` with SQLite's online backup API, then verify the copy. The
-/// copy is written next to `out` and renamed, so `out` is never a half-written file.
+/// copy is written next to `out` and renamed, so `out` is never a half-written file; it holds
+/// customer data, so it is created readable by its owner only (0600). What a killed earlier
+/// run left behind (`out.partial`, `out.partial-journal`) is removed first.
 pub fn backup(config: &Config, out: &Path) -> Result<(), String> {
     let db = DataPaths::new(config).database;
     if !db.is_file() {
         return Err(format!("database {} does not exist", db.display()));
     }
     let tmp = out.with_extension("partial");
-    let _ = std::fs::remove_file(&tmp);
+    let journal = out.with_extension("partial-journal");
+    for leftover in [&tmp, &journal] {
+        match std::fs::remove_file(leftover) {
+            Ok(()) => eprintln!(
+                "removed {} left by an interrupted backup",
+                leftover.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("removing {}: {e}", leftover.display())),
+        }
+    }
+    create_private_file(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
     maintenance::backup(&db, &tmp)?;
     std::fs::rename(&tmp, out).map_err(|e| format!("moving into place: {e}"))
+}
+
+/// Create an empty file only its owner can read; SQLite then writes into it (and gives its
+/// journal the same mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
 }

@@ -21,6 +21,10 @@ pub(super) fn parse_public_url(raw: &str) -> Result<String, String> {
 }
 
 /// Parse `90d`, `24h`, `5m`, `3s`, `250ms`, or combinations like `1h30m`.
+/// Longest duration accepted: 100 years, so that every time computed from one (an expiry, a
+/// retention cut-off) stays within what RFC 3339 can show.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let bad = || format!("'{raw}' is not a duration like 90d, 24h, 5m or 3s");
     if raw.is_empty() {
@@ -55,6 +59,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
             .checked_add(unit.checked_mul(n).ok_or_else(bad)?)
             .ok_or_else(bad)?;
         rest = &rest[unit_len..];
+    }
+    if total > MAX_DURATION {
+        return Err(format!("'{raw}' is longer than 36500d (100 years)"));
     }
     Ok(total)
 }
@@ -190,9 +197,20 @@ mod tests {
         assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["", "d", "5", "5x", "-1s", "1.5h", "s5"] {
+        for bad in [
+            "",
+            "d",
+            "5",
+            "5x",
+            "-1s",
+            "1.5h",
+            "s5",
+            "100000000d",
+            "36501d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
     }
 
     #[test]

@@ -32,10 +32,40 @@ pub fn verify(key: &[u8], msg_id: &str, timestamp: &str, body: &[u8], header: &s
         .any(|tag| hmac::verify(&k, &signed, &tag).is_ok())
 }
 
+/// Longest `webhook-id` the server accepts.
+pub const MAX_WEBHOOK_ID: usize = 256;
+
+/// Whether `id` can be sent as a `webhook-id` header and verified as written: 1 to 256
+/// visible ASCII characters, no spaces or control characters (a CR/LF would end the header).
+pub fn check_webhook_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_WEBHOOK_ID {
+        return Err(format!("must be 1 to {MAX_WEBHOOK_ID} characters"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be visible ASCII without spaces or line breaks".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::WebhookSecret;
     use super::*;
+
+    #[test]
+    fn webhook_ids_are_single_header_safe_tokens() {
+        assert!(check_webhook_id("msg_p5jXN8AQM9LWM0D4loKWxJek").is_ok());
+        for bad in [
+            "",
+            "a\r\nX-Evil: 1",
+            "has space",
+            "tab\t",
+            "é",
+            &"x".repeat(257),
+        ] {
+            assert!(check_webhook_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     // The test vector published with the Standard Webhooks specification.
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

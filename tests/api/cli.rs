@@ -176,6 +176,68 @@ async fn backup_of_a_live_database_passes_integrity_check() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(user_version, hookgate::store::SCHEMA_VERSION);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a backup holds customer data: {mode:o}");
+}
+
+#[test]
+fn a_backup_cleans_up_what_a_killed_one_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_admin(&data, "ops@acme.example");
+    let out = dir.path().join("copy.db");
+    let leftovers = [
+        dir.path().join("copy.partial"),
+        dir.path().join("copy.partial-journal"),
+    ];
+    for f in &leftovers {
+        std::fs::write(f, b"half a database").unwrap();
+    }
+    let res = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "backup",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(res.status.success(), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("interrupted backup"),
+        "{}",
+        stderr(&res)
+    );
+    for f in &leftovers {
+        assert!(!f.exists(), "{} is still there", f.display());
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| n == "data" || n == "copy.db"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn durations_beyond_what_a_timestamp_can_show_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--secret-ttl",
+            "100000000d",
+            "check",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--secret-ttl") && stderr(&out).contains("36500d"));
 }
 
 #[test]
@@ -201,6 +263,18 @@ fn sign_prints_the_three_headers_of_the_specification_vector() {
     let bad = run(&["sign", "--secret", "not-a-secret"], b"{}");
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("--secret"));
+}
+
+#[test]
+fn sign_refuses_ids_the_server_would_refuse() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let long = "x".repeat(257);
+    for id in ["msg_1\r\nX-Injected: yes", "", "two words", long.as_str()] {
+        let out = run(&["sign", "--secret", secret, "--id", id], b"{}");
+        assert!(!out.status.success(), "{id:?} was signed");
+        assert!(out.stdout.is_empty(), "nothing is printed for {id:?}");
+        assert!(stderr(&out).contains("--id"), "{}", stderr(&out));
+    }
 }
 
 #[test]
