@@ -8,6 +8,7 @@ use crate::{
 };
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, http::header, web};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use std::{future::Future, net::IpAddr, pin::Pin};
 
 /// The merchant behind a valid bearer token.
@@ -133,16 +134,95 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
+/// Largest JSON body of the API's own requests (not webhooks).
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A JSON request body: `application/json`, at most 64 KiB, every error in the contract's shape
+/// and a wrong field named in the user's words ("email must be a string"), never the parser's.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = web::Payload::from_request(&req, payload);
+        Box::pin(async move {
+            let payload = payload.await.map_err(|_| ApiError::internal())?;
+            if !has_json_content_type(&req) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as application/json.",
+                ));
+            }
+            let body = read_body(&req, payload, MAX_JSON_BODY).await?;
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Whether the request's content type is JSON (`application/json` or `application/*+json`).
+pub fn has_json_content_type(req: &HttpRequest) -> bool {
+    header_str(req, "content-type").is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or_default().trim();
+        mime.eq_ignore_ascii_case("application/json")
+            || (mime.starts_with("application/") && mime.ends_with("+json"))
+    })
+}
+
 /// Parse an optional JSON body (empty means `T::default()`), with the contract's error shapes.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::validation(vec![Violation::new("body", e.to_string())])
-        } else {
-            ApiError::bad_request("invalid_json", "The body is not valid JSON.")
+    parse_json(body)
+}
+
+/// Parse a JSON object body: malformed JSON is 400 `invalid_json`; valid JSON of the wrong shape
+/// is 422 with the field at fault and what it must be.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_json", "The body is not valid JSON.");
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        // serde would read an array as a struct's fields in order; say what is wrong instead.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|_| invalid())?;
+        return Err(ApiError::validation(vec![Violation::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        Err(e) if e.inner().is_data() => {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            let message = shape_message(&e.inner().to_string());
+            return Err(ApiError::validation(vec![Violation::new(field, message)]));
         }
-    })
+        Err(_) => return Err(invalid()),
+    };
+    de.end().map_err(|_| invalid())?;
+    Ok(value)
+}
+
+/// What a value of the wrong shape must be, from serde's "invalid type: X, expected Y" text.
+fn shape_message(serde_text: &str) -> String {
+    if serde_text.starts_with("missing field") {
+        return "is required".into();
+    }
+    let expected = serde_text
+        .split_once("expected ")
+        .map(|(_, rest)| rest.split(" at line").next().unwrap_or(rest).trim())
+        .unwrap_or_default();
+    match expected {
+        "" => "has a value of the wrong kind".into(),
+        e if e.starts_with("struct ") || e == "a map" => "must be a JSON object".into(),
+        e => format!("must be {e}"),
+    }
 }

@@ -8,16 +8,11 @@ pub mod ui;
 pub mod upload;
 
 use crate::error::ApiError;
-use actix_web::{HttpRequest, HttpResponse, error::JsonPayloadError, middleware, web};
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
 
 /// Routes of the whole application; `https` adds HSTS.
 pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(64 * 1024)
-            .error_handler(json_error),
-    )
-    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
         ApiError::bad_request("invalid_query", format!("Invalid query string: {e}")).into()
     }))
     .app_data(
@@ -80,28 +75,4 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     } else {
         ui::not_found_page(&req)
     }
-}
-
-/// JSON extractor failures in the contract's shape.
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_web::http::StatusCode;
-    let api = match &err {
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as application/json.",
-        ),
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The body is too large.",
-            )
-        }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::validation(vec![crate::error::Violation::new("body", e.to_string())])
-        }
-        _ => ApiError::bad_request("invalid_json", "The body is not valid JSON."),
-    };
-    api.into()
 }

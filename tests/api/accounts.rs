@@ -235,7 +235,37 @@ async fn malformed_bodies_get_contract_errors() {
         .send()
         .await
         .unwrap();
-    Res::from(res).await.assert_error(422, "validation_failed");
+    let res = Res::from(res).await;
+    res.assert_error(422, "validation_failed");
+    assert_eq!(
+        res.body["violations"],
+        json!([{"field": "email", "message": "must be a string"}]),
+        "the field in the user's words, not the parser's"
+    );
+    for (body, field, message) in [
+        ("[1, 2]", "body", "must be a JSON object"),
+        (
+            r#"{"email": "a@b.example", "password": ["x"]}"#,
+            "password",
+            "must be a string",
+        ),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/register"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let res = Res::from(res).await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(res.body["violations"][0]["field"], field, "{body}");
+        assert_eq!(res.body["violations"][0]["message"], message, "{body}");
+        for internal in ["line 1", "RegisterBody", "expected"] {
+            assert!(!res.body.to_string().contains(internal), "{}", res.body);
+        }
+    }
     Res::from(
         app.client
             .get(app.url("/api/v1/no/such/thing"))

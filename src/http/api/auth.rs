@@ -4,7 +4,7 @@ use crate::{
     app::{self, accounts::Registration},
     clock,
     error::ApiError,
-    http::extract::{AuthMerchant, client_ip},
+    http::extract::{AuthMerchant, JsonBody, client_ip},
     state::AppState,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -26,7 +26,7 @@ struct Registered {
 /// `POST /api/v1/auth/register`
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let reg = Registration::parse(
         body.email.as_deref(),
@@ -56,7 +56,7 @@ struct Status {
 pub async fn verify_email(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<VerifyBody>,
+    JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<HttpResponse, ApiError> {
     app::accounts::verify_email(
         &state,
@@ -78,7 +78,7 @@ pub struct ResendBody {
 pub async fn resend_code(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<ResendBody>,
+    JsonBody(body): JsonBody<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
     app::accounts::resend_code(
         &state,
@@ -106,7 +106,7 @@ struct AccessToken {
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<TokenBody>,
+    JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let m = app::accounts::authenticate(
         &state,

@@ -7,7 +7,7 @@ use crate::{
         ingest::{Accepted, Inbound, SignedHeaders},
     },
     error::ApiError,
-    http::extract::{client_ip, header_str, read_body},
+    http::extract::{client_ip, has_json_content_type, header_str, read_body},
     metrics::Outcome,
     state::AppState,
 };
@@ -57,7 +57,7 @@ async fn pipeline(
             timestamp: header_str(req, "webhook-timestamp"),
             signature: header_str(req, "webhook-signature"),
         },
-        is_json: is_json(req),
+        is_json: has_json_content_type(req),
         body: &body,
         recorded_headers: recorded_headers(req),
         started,
@@ -92,14 +92,6 @@ fn answer(accepted: Accepted) -> (Outcome, HttpResponse) {
             }),
         ),
     }
-}
-
-fn is_json(req: &HttpRequest) -> bool {
-    header_str(req, "content-type").is_some_and(|ct| {
-        let mime = ct.split(';').next().unwrap_or_default().trim();
-        mime.eq_ignore_ascii_case("application/json")
-            || (mime.starts_with("application/") && mime.ends_with("+json"))
-    })
 }
 
 /// The request headers worth keeping with an event; signatures and credentials never are.
