@@ -6,26 +6,36 @@ pub struct OutgoingEmail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// For an email carrying a one-time secret: kept readable until it is sent or until this
+    /// time (unix seconds), whichever comes first, then redacted.
+    pub redact_at: Option<i64>,
 }
+
+/// What a redacted email says instead of its subject and body.
+pub const REDACTED_SUBJECT: &str = "[redacted] one-time code email";
+pub const REDACTED_BODY: &str = "This email carried a one-time code. It was removed once the email was sent or the code expired.";
 
 fn email(to: &str, subject: impl Into<String>, body: String) -> OutgoingEmail {
     OutgoingEmail {
         to: to.to_string(),
         subject: subject.into(),
         body,
+        redact_at: None,
     }
 }
 
-/// The one-time email verification code.
-pub fn verification_code(to: &str, code: &str, minutes: i64) -> OutgoingEmail {
-    email(
+/// The one-time email verification code, redacted from the outbox at `expires_at` at the latest.
+pub fn verification_code(to: &str, code: &str, expires_at: i64, minutes: i64) -> OutgoingEmail {
+    let mut message = email(
         to,
         format!("Your hookgate verification code: {code}"),
         format!(
             "Your verification code is {code}.\n\nIt expires in {minutes} minutes. If you did not \
          sign up for hookgate, ignore this email.\n"
         ),
-    )
+    );
+    message.redact_at = Some(expires_at);
+    message
 }
 
 /// KYC approved: the merchant can fetch their signing secret.

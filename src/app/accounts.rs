@@ -77,10 +77,11 @@ pub async fn register(state: &AppState, reg: Registration) -> AppResult<String> 
 
 fn new_code(state: &AppState, merchant_id: &str, email: &str, now: i64) -> accounts::CodeToStore {
     let code = state.crypto.new_otp();
+    let expires_at = now + CODE_TTL_SECS;
     accounts::CodeToStore {
         code_mac: state.crypto.mac(&format!("otp:{merchant_id}"), &code),
-        expires_at: now + CODE_TTL_SECS,
-        email: emails::verification_code(email, &code, CODE_TTL_SECS / 60),
+        expires_at,
+        email: emails::verification_code(email, &code, expires_at, CODE_TTL_SECS / 60),
     }
 }
 

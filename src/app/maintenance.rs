@@ -89,6 +89,15 @@ pub async fn enforce_retention(state: &AppState) -> AppResult<usize> {
     }
 }
 
+/// Redact unsent emails whose one-time code expired (sent ones are redacted when sent).
+pub async fn redact_expired_codes(state: &AppState) -> AppResult<usize> {
+    let now = state.now();
+    Ok(state
+        .store
+        .write(move |c| store::outbox::redact_expired(c, now))
+        .await?)
+}
+
 /// Send due outbox emails over SMTP, backing off exponentially per email on failure.
 pub async fn deliver_outbox(state: &AppState) -> AppResult<()> {
     let Some(smtp) = state.config.smtp_url.clone() else {

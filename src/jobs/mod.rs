@@ -29,6 +29,9 @@ pub fn spawn_all(state: AppState) -> Vec<JoinHandle<()>> {
             if let Err(e) = app::maintenance::enforce_retention(&s).await {
                 tracing::warn!(error = %e, "retention failed; will retry");
             }
+            if let Err(e) = app::maintenance::redact_expired_codes(&s).await {
+                tracing::warn!(error = %e, "code redaction failed; will retry");
+            }
         }),
     ];
     if state.config.smtp_url.is_some() {

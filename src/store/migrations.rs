@@ -4,7 +4,13 @@ use super::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 /// Migration 1 is `schema.sql`; append later migrations to this list, never edit old ones.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    // 2: an email carrying a one-time code is kept readable only until it is sent or the code
+    // expires (`redact_at`), then its subject and body are replaced.
+    "ALTER TABLE outbox ADD COLUMN redact_at INTEGER;
+     CREATE INDEX outbox_redact ON outbox (redact_at) WHERE redact_at IS NOT NULL;",
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

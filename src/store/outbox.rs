@@ -2,7 +2,7 @@
 //! configured. The outbox is both the delivery queue and the record.
 
 use super::StoreResult;
-use crate::emails::OutgoingEmail;
+use crate::emails::{OutgoingEmail, REDACTED_BODY, REDACTED_SUBJECT};
 use rusqlite::{Connection, params};
 
 /// An email as stored.
@@ -21,10 +21,16 @@ pub struct StoredEmail {
 /// Queue an email.
 pub fn enqueue(conn: &Connection, email: &OutgoingEmail, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
+        "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at, redact_at)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
     )?
-    .execute(params![email.to, email.subject, email.body, now])?;
+    .execute(params![
+        email.to,
+        email.subject,
+        email.body,
+        now,
+        email.redact_at
+    ])?;
     Ok(())
 }
 
@@ -70,13 +76,26 @@ pub fn due(conn: &Connection, now: i64, limit: u32) -> StoreResult<Vec<StoredEma
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Record a delivery.
+/// Record a delivery; an email carrying a one-time code is redacted at once.
 pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
     conn.execute(
-        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-        params![id, now],
+        "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+             subject = CASE WHEN redact_at IS NULL THEN subject ELSE ?3 END,
+             body = CASE WHEN redact_at IS NULL THEN body ELSE ?4 END,
+             redact_at = NULL
+         WHERE id = ?1",
+        params![id, now, REDACTED_SUBJECT, REDACTED_BODY],
     )?;
     Ok(())
+}
+
+/// Redact unsent emails whose one-time code has expired; returns how many.
+pub fn redact_expired(conn: &Connection, now: i64) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET subject = ?2, body = ?3, redact_at = NULL
+         WHERE redact_at IS NOT NULL AND redact_at <= ?1",
+        params![now, REDACTED_SUBJECT, REDACTED_BODY],
+    )?)
 }
 
 /// Record a failed attempt and when to try again.

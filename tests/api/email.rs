@@ -84,11 +84,14 @@ async fn emails_are_delivered_over_smtp_and_retried_after_a_failure() {
     );
     assert!(message.contains("Subject: Your hookgate verification code"));
 
-    eventually("sent_at recorded in the outbox", || async {
+    let stored = eventually("sent_at recorded in the outbox", || async {
         let res = app
             .admin_get(&format!("/api/v1/admin/outbox?to={email}"))
             .await;
-        (!res.body[0]["sent_at"].is_null()).then_some(())
+        (!res.body[0]["sent_at"].is_null()).then_some(res.body[0].clone())
     })
     .await;
+    // Once sent, the one-time code is no longer kept.
+    assert!(!stored.to_string().contains(&code), "{stored}");
+    assert!(stored["subject"].as_str().unwrap().contains("redacted"));
 }

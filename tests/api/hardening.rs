@@ -80,3 +80,31 @@ async fn an_empty_webhook_id_is_a_missing_signature() {
         assert!(res.body["message"].as_str().unwrap().contains("webhook-id"));
     }
 }
+
+#[tokio::test]
+async fn an_unsent_verification_code_is_redacted_from_the_outbox_when_it_expires() {
+    let app = spawn_app_with(|o| o.jobs_interval = Some("100ms".into())).await;
+    let email = "expiring@acme.example";
+    app.register(email).await;
+    let code = app.latest_code(email).await;
+    let outbox = format!("/api/v1/admin/outbox?to={email}");
+    app.advance(minutes(14));
+    let still = app.admin_get(&outbox).await;
+    assert!(
+        still.body.to_string().contains(&code),
+        "readable until it expires"
+    );
+    app.advance(minutes(1) + std::time::Duration::from_secs(1));
+    let redacted = eventually("the expired code was redacted", || async {
+        let res = app.admin_get(&outbox).await;
+        (!res.body.to_string().contains(&code)).then_some(res.body)
+    })
+    .await;
+    assert_eq!(redacted.as_array().unwrap().len(), 1, "the record stays");
+    assert!(
+        redacted[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("redacted")
+    );
+}
