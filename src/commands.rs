@@ -12,7 +12,12 @@ use crate::{
     store::SCHEMA_VERSION,
     telemetry,
 };
-use std::{io::Read, path::Path, process::ExitCode, sync::Arc};
+use std::{
+    io::{Read, Write},
+    path::Path,
+    process::ExitCode,
+    sync::Arc,
+};
 
 /// Exit code for configuration problems.
 const EXIT_CONFIG: u8 = 2;
@@ -64,7 +69,11 @@ fn serve(config: Config) -> ExitCode {
         tracing::info!(port = app.port(), public_url = %config.public_url,
             data_dir = %config.data_dir.display(), "hookgate listening");
         if let Some(hint) = app.first_admin_hint().await.map_err(|e| e.to_string())? {
-            println!("{hint}");
+            // Never let an unwritable stdout stop the server; the log has the hint too.
+            if writeln!(std::io::stdout(), "{hint}").is_err() {
+                tracing::warn!("stdout is not writable; the first-admin hint follows in the log");
+            }
+            tracing::info!("{hint}");
         }
         app.run().await.map_err(|e| e.to_string())
     });

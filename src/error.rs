@@ -136,7 +136,8 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match e {
             StoreError::Unavailable(reason) => {
-                tracing::warn!(%reason, "storage unavailable");
+                // The writer logs the change of state once; a line per request would flood.
+                tracing::debug!(%reason, "storage unavailable");
                 ApiError::storage_unavailable()
             }
             StoreError::Internal(reason) => {

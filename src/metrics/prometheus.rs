@@ -6,7 +6,7 @@ use std::{fmt::Write, sync::atomic::Ordering};
 
 /// The Prometheus text exposition (format 0.0.4) of the webhook counters, the writer's
 /// statistics and the database size.
-pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64) -> String {
+pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64, dropped_log_lines: u64) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(
         out,
@@ -124,6 +124,12 @@ pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64) -> String {
             "gauge",
             "Writes waiting for the writer.",
             w.queued.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "hookgate_log_lines_dropped_total",
+            "counter",
+            "Log lines dropped because the log could not be written (e.g. a full disk).",
+            dropped_log_lines as f64,
         ),
         (
             "hookgate_database_size_bytes",

@@ -184,6 +184,8 @@ impl Writer {
 
 fn run_writer(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, stats: &WriterStats) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    // Groups failed in a row (0 while storage is healthy).
+    let mut failing_groups: u64 = 0;
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -207,9 +209,22 @@ fn run_writer(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, stats: &Writer
             .commit_micros_total
             .fetch_add(micros, Ordering::Relaxed);
         stats.last_commit_micros.store(micros, Ordering::Relaxed);
-        if let Err(e) = &committed {
-            stats.failed_commits.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, jobs = batch.len(), "write group failed");
+        // One log line per change of state, not one per failed group: a full disk under load
+        // would otherwise write thousands of lines a second to the same disk.
+        match &committed {
+            Err(e) => {
+                stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+                if failing_groups == 0 {
+                    tracing::error!(error = %e, jobs = batch.len(),
+                        "storage is failing: writes are answered 503 until it recovers");
+                }
+                failing_groups += 1;
+            }
+            Ok(()) if failing_groups > 0 => {
+                tracing::warn!(failing_groups, "storage recovered: writes commit again");
+                failing_groups = 0;
+            }
+            Ok(()) => {}
         }
         for job in batch.drain(..) {
             job.finish(&committed);

@@ -10,6 +10,7 @@ mod escaping;
 mod hardening;
 mod helpers;
 mod kyc;
+mod logging;
 mod observability;
 mod orders;
 mod pages;

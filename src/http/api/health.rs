@@ -2,7 +2,7 @@
 
 use crate::{
     app, clock, data_dir::DataPaths, error::ApiError, http::extract::AuthAdmin,
-    metrics::prometheus, state::AppState,
+    metrics::prometheus, state::AppState, telemetry,
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,7 @@ pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRespo
         &state.metrics.totals(),
         state.store.writer().stats(),
         DataPaths::new(&state.config).database_size(),
+        telemetry::dropped_lines(),
     );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
