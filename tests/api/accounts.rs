@@ -183,12 +183,7 @@ async fn registration_reports_every_invalid_field() {
         )
         .await;
     res.assert_error(422, "validation_failed");
-    let fields: Vec<&str> = res.body["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["field"].as_str().unwrap())
-        .collect();
+    let fields = res.violation_fields();
     assert_eq!(fields, ["email", "password", "business_name"]);
 }
 

@@ -165,6 +165,14 @@ impl Res {
         }
     }
 
+    /// The `field` of every violation, in order.
+    pub fn violation_fields(&self) -> Vec<&str> {
+        self.body["violations"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|v| v["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
     /// Assert the status and the contract's error code.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {

@@ -56,12 +56,7 @@ async fn invalid_forms_list_every_violation() {
         .text("contact_phone", "call me maybe");
     let res = app.submit_kyc_form(&token, form).await;
     res.assert_error(422, "validation_failed");
-    let fields: Vec<&str> = res.body["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["field"].as_str().unwrap())
-        .collect();
+    let fields = res.violation_fields();
     assert_eq!(
         fields,
         [

@@ -118,12 +118,7 @@ async fn body_type_json_and_schema_errors_have_their_own_codes() {
     .to_string();
     let res = app.send_order(&s, "msg_invalid", &invalid).await;
     res.assert_error(422, "validation_failed");
-    let fields: Vec<&str> = res.body["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["field"].as_str().unwrap())
-        .collect();
+    let fields = res.violation_fields();
     assert_eq!(
         fields,
         [
