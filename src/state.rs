@@ -2,8 +2,13 @@
 //! and counters. Built once by `startup`, cloned cheaply into every handler and job.
 
 use crate::{
-    app::keys::KeyCache, clock::Clock, config::Config, crypto::Crypto, limits::Limits,
-    metrics::Metrics, store::Store,
+    app::{health::Readiness, keys::KeyCache},
+    clock::Clock,
+    config::Config,
+    crypto::Crypto,
+    limits::Limits,
+    metrics::Metrics,
+    store::Store,
 };
 use std::sync::Arc;
 
@@ -17,6 +22,7 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     pub limits: Arc<Limits>,
     pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
@@ -30,6 +36,7 @@ impl AppState {
             clock,
             keys: Arc::new(KeyCache::default()),
             metrics: Arc::new(Metrics::default()),
+            readiness: Arc::new(Readiness::default()),
         }
     }
 

@@ -6,10 +6,44 @@ use crate::{
     state::AppState,
     store,
 };
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicI64, AtomicU64, Ordering},
+};
 
-/// Readiness: the database accepts writes (a real write that commits through the writer).
+/// How long after a failed commit the server still says it is not ready, even if a probe write
+/// succeeds: on a full disk a tiny probe can fit in pages the database already has while real
+/// writes fail.
+pub const NOT_READY_AFTER_FAILURE_MS: i64 = 10_000;
+
+/// What readiness remembers between probes: the writer's failure count it last saw, and when
+/// (by the application clock) that count last changed.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    failures_seen: AtomicU64,
+    last_failure_ms: AtomicI64,
+}
+
+/// Readiness: no write group failed in the last `NOT_READY_AFTER_FAILURE_MS`, and a real probe
+/// write commits through the writer now.
 pub async fn ready(state: &AppState) -> AppResult<()> {
+    let now = state.now_ms();
+    let failures = state
+        .store
+        .writer()
+        .stats()
+        .failed_commits
+        .load(Ordering::Relaxed);
+    let r = &state.readiness;
+    if r.failures_seen.swap(failures, Ordering::Relaxed) != failures {
+        r.last_failure_ms.store(now, Ordering::Relaxed);
+    }
+    let last_failure = r.last_failure_ms.load(Ordering::Relaxed);
+    if last_failure > 0 && now - last_failure < NOT_READY_AFTER_FAILURE_MS {
+        return Err(Error::Storage(store::StoreError::Unavailable(
+            "a write group failed in the last seconds".into(),
+        )));
+    }
     let now = state.now();
     state
         .store

@@ -257,6 +257,14 @@ async fn storage_that_cannot_commit_answers_503_and_recovers() {
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
 
+    // Readiness tells the truth: not ready for a while after a failed commit, even though a
+    // probe write would now fit, then ready again.
+    let readyz =
+        || async { Res::from(app.client.get(app.url("/readyz")).send().await.unwrap()).await };
+    readyz().await.assert_error(503, "storage_unavailable");
+    app.advance(std::time::Duration::from_secs(11));
+    assert_eq!(readyz().await.status, StatusCode::OK);
+
     // Nothing was stored, so the sender's retry of the same webhook is a fresh success.
     let res = app.send_order(&s, "held", &body).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
