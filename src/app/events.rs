@@ -65,31 +65,6 @@ pub async fn list(
     Ok(Page::from_overfetch(items, limit, |e| e.seq.to_string()))
 }
 
-/// The newest events of a merchant, and when the merchant last had one accepted.
-pub async fn recent_for_merchant(
-    state: &AppState,
-    merchant_id: &str,
-    limit: u32,
-) -> AppResult<(Vec<Event>, Option<i64>)> {
-    let id = merchant_id.to_string();
-    Ok(state
-        .store
-        .read(move |c| {
-            let filter = EventFilter {
-                merchant_id: Some(id),
-                ..Default::default()
-            };
-            let events = orders::list_events(c, &filter, limit)?;
-            let accepted = EventFilter {
-                outcome: Some("accepted".into()),
-                ..filter
-            };
-            let last = orders::list_events(c, &accepted, 1)?;
-            Ok((events, last.first().map(|e| e.received_at_ms)))
-        })
-        .await?)
-}
-
 /// One event with its body, and the order it touched (if any).
 pub async fn get(state: &AppState, event_id: &str) -> AppResult<(Event, Option<Order>)> {
     let id = event_id.to_string();

@@ -56,7 +56,7 @@ pub async fn ready(state: &AppState) -> AppResult<()> {
 }
 
 /// Hourly buckets covering the last `hours` hours: database roll-ups overlaid with memory.
-pub async fn hourly(state: &AppState, hours: i64) -> AppResult<BTreeMap<i64, Bucket>> {
+async fn hourly(state: &AppState, hours: i64) -> AppResult<BTreeMap<i64, Bucket>> {
     let from = hour_of(state.now()) - (hours - 1) * 3600;
     let rows = state
         .store
@@ -128,13 +128,14 @@ pub fn assess(window: Bucket, public_url: &str) -> Health {
     }
 }
 
-/// The health verdict over the last 24 hours.
-pub async fn last_day(state: &AppState) -> AppResult<Health> {
+/// The health verdict over the last 24 hours, and those hours one by one (oldest first).
+pub async fn last_day(state: &AppState) -> AppResult<(Health, Vec<(i64, Bucket)>)> {
+    let hours = stats(state, 24).await?;
     let mut window = Bucket::default();
-    for b in hourly(state, 24).await?.values() {
+    for (_, b) in &hours {
         window.merge(b);
     }
-    Ok(assess(window, &state.config.public_url))
+    Ok((assess(window, &state.config.public_url), hours))
 }
 
 /// Hours of the stats window (1 to 720).

@@ -1,7 +1,7 @@
 //! The operator's SQL: schema version, integrity checks and online backups (`hookgate check`,
 //! `hookgate backup`). These open their own connections, so they work beside a running server.
 
-use super::{SCHEMA_VERSION, StoreError, StoreResult, optional};
+use super::{SCHEMA_VERSION, StoreResult, optional};
 use rusqlite::{Connection, OpenFlags};
 use std::{path::Path, time::Duration};
 
@@ -80,7 +80,7 @@ pub fn backup(db: &Path, to: &Path) -> Result<(), String> {
         let copy = Connection::open(to).map_err(|e| e.to_string())?;
         let _: String = copy
             .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))
-            .map_err(|e: rusqlite::Error| StoreError::from(e).to_string())?;
+            .map_err(|e| e.to_string())?;
         let problems = integrity_problems(&copy);
         if problems.is_empty() {
             Ok(())

@@ -53,7 +53,7 @@ pub async fn health(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
 ) -> Result<HttpResponse, ApiError> {
-    let h = app::health::last_day(&state).await?;
+    let (h, _) = app::health::last_day(&state).await?;
     let w = &h.window;
     Ok(HttpResponse::Ok().json(HealthBody {
         status: h.status,

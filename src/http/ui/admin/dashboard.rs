@@ -32,12 +32,7 @@ struct DashboardPage {
 }
 
 pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> UiResult {
-    let hours = app::health::stats(&state, 24).await?;
-    let mut window = Bucket::default();
-    for (_, b) in &hours {
-        window.merge(b);
-    }
-    let h = app::health::assess(window, &state.config.public_url);
+    let (h, hours) = app::health::last_day(&state).await?;
     let labels: Vec<String> = hours
         .iter()
         .map(|(t, _)| clock::rfc3339(*t)[11..13].to_string() + "h")
