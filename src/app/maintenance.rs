@@ -2,14 +2,70 @@
 
 use super::AppResult;
 use crate::{config::format_duration, state::AppState, store};
-use std::time::Duration;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
 
-/// Rows deleted per retention write, so the writer is never held for long.
-const RETENTION_BATCH: u32 = 5000;
+/// How a background job shares the single writer with ingest: it works in batches, each one
+/// write of its own, sized so that one takes about `BATCH_TARGET` on this machine, and rests
+/// `REST_FACTOR` times as long as the batch took before the next. No request then waits behind
+/// more than one short batch, and the job takes at most a fifth of the writer's time, while a
+/// backlog of millions of rows still drains at tens of thousands of rows a second.
+const BATCH_TARGET: Duration = Duration::from_millis(2);
+const REST_FACTOR: u32 = 4;
+const MIN_REST: Duration = Duration::from_millis(1);
+const FIRST_BATCH: u32 = 256;
+const BATCH_BOUNDS: (u32, u32) = (16, 4096);
+
+/// Run `work(conn, limit)` in paced batches until it returns fewer than `limit` rows; returns
+/// the rows it handled in all.
+pub(crate) async fn in_batches<F>(state: &AppState, work: F) -> AppResult<usize>
+where
+    F: Fn(&rusqlite::Connection, u32) -> store::StoreResult<usize> + Send + Sync + 'static,
+{
+    let work = Arc::new(work);
+    let mut size = FIRST_BATCH;
+    let mut total = 0;
+    loop {
+        let batch = Arc::clone(&work);
+        let (done, took) = state
+            .store
+            .write(move |c| {
+                let started = Instant::now();
+                let done = batch(c, size)?;
+                Ok::<_, store::StoreError>((done, started.elapsed()))
+            })
+            .await?;
+        total += done;
+        if done < size as usize {
+            return Ok(total);
+        }
+        size = next_batch_size(size, took);
+        tokio::time::sleep((took * REST_FACTOR).max(MIN_REST)).await;
+    }
+}
+
+/// Halve the batch when it took over twice the target, double it under half, within bounds.
+fn next_batch_size(size: u32, took: Duration) -> u32 {
+    let size = if took > BATCH_TARGET * 2 {
+        size / 2
+    } else if took < BATCH_TARGET / 2 {
+        size.saturating_mul(2)
+    } else {
+        size
+    };
+    size.clamp(BATCH_BOUNDS.0, BATCH_BOUNDS.1)
+}
 
 /// Write the in-memory metric hours to `metrics_hourly`; on failure they are kept for the next
 /// run.
 pub async fn roll_up_metrics(state: &AppState) -> AppResult<()> {
+    state
+        .metrics
+        .jobs
+        .rollup_runs
+        .fetch_add(1, Ordering::Relaxed);
     let hours = state.metrics.take_rollup();
     if hours.is_empty() {
         return Ok(());
@@ -49,53 +105,47 @@ pub async fn resume_metrics(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
-/// Delete events (and their bodies) and outbox emails older than `--retention`, a bounded batch
-/// per write; returns how many rows went. A table that fails is retried on the next run; the
-/// other is still cleaned.
+/// Delete events (and their bodies) and outbox emails older than `--retention`, in paced
+/// batches (`in_batches`); returns how many rows went. A table that fails is retried on the
+/// next run; the other is still cleaned.
 pub async fn enforce_retention(state: &AppState) -> AppResult<usize> {
     let cutoff_ms = state.now_ms() - state.config.retention.as_millis() as i64;
     let cutoff_secs = cutoff_ms.div_euclid(1000);
+    let events = in_batches(state, move |c, limit| {
+        store::orders::delete_events_before(c, cutoff_ms, limit)
+    })
+    .await;
+    let outbox = in_batches(state, move |c, limit| {
+        store::outbox::delete_before(c, cutoff_secs, limit)
+    })
+    .await;
+    let jobs = &state.metrics.jobs;
+    jobs.retention_runs.fetch_add(1, Ordering::Relaxed);
     let mut total = 0;
-    let mut failure = None;
-    for table in ["events", "outbox"] {
-        loop {
-            let deleted = state
-                .store
-                .write(move |c| match table {
-                    "events" => store::orders::delete_events_before(c, cutoff_ms, RETENTION_BATCH),
-                    _ => store::outbox::delete_before(c, cutoff_secs, RETENTION_BATCH),
-                })
-                .await;
-            match deleted {
-                Ok(n) => {
-                    total += n;
-                    if n > 0 {
-                        tracing::info!(table, deleted = n, "retention: old rows deleted");
-                    }
-                    if n < RETENTION_BATCH as usize {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+    for (table, deleted, counter) in [
+        ("events", &events, &jobs.deleted_events),
+        ("outbox", &outbox, &jobs.deleted_emails),
+    ] {
+        if let Ok(n) = deleted {
+            counter.fetch_add(*n as u64, Ordering::Relaxed);
+            total += n;
+            if *n > 0 {
+                tracing::info!(table, deleted = n, "retention: old rows deleted");
             }
         }
     }
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(total),
-    }
+    events?;
+    outbox?;
+    Ok(total)
 }
 
 /// Redact unsent emails whose one-time code expired (sent ones are redacted when sent).
 pub async fn redact_expired_codes(state: &AppState) -> AppResult<usize> {
     let now = state.now();
-    Ok(state
-        .store
-        .write(move |c| store::outbox::redact_expired(c, now))
-        .await?)
+    in_batches(state, move |c, limit| {
+        store::outbox::redact_expired(c, now, limit)
+    })
+    .await
 }
 
 /// Send due outbox emails over SMTP, backing off exponentially per email on failure.
@@ -147,8 +197,19 @@ pub fn retry_backoff(interval: Duration, attempts: i64) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::retry_backoff;
+    use super::{BATCH_BOUNDS, BATCH_TARGET, next_batch_size, retry_backoff};
     use std::time::Duration;
+
+    #[test]
+    fn batches_grow_while_fast_and_shrink_when_slow_within_bounds() {
+        let fast = BATCH_TARGET / 4;
+        let slow = BATCH_TARGET * 3;
+        assert_eq!(next_batch_size(256, fast), 512);
+        assert_eq!(next_batch_size(256, BATCH_TARGET), 256);
+        assert_eq!(next_batch_size(256, slow), 128);
+        assert_eq!(next_batch_size(BATCH_BOUNDS.1, fast), BATCH_BOUNDS.1);
+        assert_eq!(next_batch_size(BATCH_BOUNDS.0, slow), BATCH_BOUNDS.0);
+    }
 
     #[test]
     fn delivery_retries_back_off_exponentially_up_to_an_hour() {

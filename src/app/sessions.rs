@@ -98,8 +98,8 @@ pub async fn reauthenticated(state: &AppState, id: &str) -> AppResult<()> {
 pub async fn purge_expired(state: &AppState) -> AppResult<usize> {
     let now = state.now();
     let (idle, absolute) = (now - IDLE_TIMEOUT_SECS, now - ABSOLUTE_TIMEOUT_SECS);
-    Ok(state
-        .store
-        .write(move |c| sessions::purge(c, idle, absolute))
-        .await?)
+    super::maintenance::in_batches(state, move |c, limit| {
+        sessions::purge(c, idle, absolute, limit)
+    })
+    .await
 }

@@ -4,7 +4,11 @@
 pub mod prometheus;
 
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, atomic::AtomicU64},
+    time::Duration,
+};
 
 /// Upper bounds (µs) of the response-time histogram buckets; the last bucket is +Inf.
 pub const LATENCY_BOUNDS_US: [u64; 14] = [
@@ -135,6 +139,16 @@ struct State {
 #[derive(Default)]
 pub struct Metrics {
     state: Mutex<State>,
+    pub jobs: JobStats,
+}
+
+/// What the background jobs that write have done since the process started.
+#[derive(Default)]
+pub struct JobStats {
+    pub retention_runs: AtomicU64,
+    pub rollup_runs: AtomicU64,
+    pub deleted_events: AtomicU64,
+    pub deleted_emails: AtomicU64,
 }
 
 impl Metrics {

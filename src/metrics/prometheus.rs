@@ -1,12 +1,18 @@
 //! Prometheus exposition of hookgate's counters.
 
-use super::{Bucket, LATENCY_BOUNDS_US};
+use super::{Bucket, JobStats, LATENCY_BOUNDS_US};
 use crate::store::WriterStats;
 use std::{fmt::Write, sync::atomic::Ordering};
 
 /// The Prometheus text exposition (format 0.0.4) of the webhook counters, the writer's
-/// statistics and the database size.
-pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64, dropped_log_lines: u64) -> String {
+/// statistics, the background jobs and the database size.
+pub fn render(
+    t: &Bucket,
+    w: &WriterStats,
+    jobs: &JobStats,
+    database_bytes: u64,
+    dropped_log_lines: u64,
+) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(
         out,
@@ -74,6 +80,34 @@ pub fn render(t: &Bucket, w: &WriterStats, database_bytes: u64, dropped_log_line
         "hookgate_webhook_response_seconds_count {}",
         t.received
     );
+
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_job_runs_total Runs of the background jobs that write.\n\
+         # TYPE hookgate_job_runs_total counter"
+    );
+    for (job, n) in [
+        ("retention", &jobs.retention_runs),
+        ("rollup", &jobs.rollup_runs),
+    ] {
+        let n = n.load(Ordering::Relaxed);
+        let _ = writeln!(out, "hookgate_job_runs_total{{job=\"{job}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_retention_deleted_rows_total Rows deleted by retention.\n\
+         # TYPE hookgate_retention_deleted_rows_total counter"
+    );
+    for (table, n) in [
+        ("events", &jobs.deleted_events),
+        ("outbox", &jobs.deleted_emails),
+    ] {
+        let n = n.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "hookgate_retention_deleted_rows_total{{table=\"{table}\"}} {n}"
+        );
+    }
 
     let batches = w.batches.load(Ordering::Relaxed);
     for (name, kind, help, value) in [

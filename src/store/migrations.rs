@@ -10,6 +10,12 @@ const MIGRATIONS: &[&str] = &[
     // expires (`redact_at`), then its subject and body are replaced.
     "ALTER TABLE outbox ADD COLUMN redact_at INTEGER;
      CREATE INDEX outbox_redact ON outbox (redact_at) WHERE redact_at IS NOT NULL;",
+    // 3: every query of the background jobs follows an index, so they cost the same on a
+    // database of millions of rows (see `job_queries_follow_indexes`).
+    "CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
+     CREATE INDEX sessions_by_created ON sessions (created_at);
+     CREATE INDEX secrets_live_by_expiry ON webhook_secrets (expires_at)
+         WHERE superseded_at IS NULL AND revoked_at IS NULL;",
 ];
 
 /// The schema version this binary writes.
@@ -68,5 +74,38 @@ mod tests {
                 .is_err()
         );
         assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    }
+
+    /// The background jobs share the single writer with ingest, so each of their statements
+    /// must cost the same on a database of millions of rows: an index or key range, never a
+    /// scan of a table that grows with traffic.
+    #[test]
+    fn job_queries_follow_indexes() {
+        use crate::store::{orders, outbox, secrets, sessions};
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let due = outbox::due_sql();
+        for sql in [
+            orders::DELETE_EVENTS_BEFORE,
+            outbox::DELETE_BEFORE,
+            outbox::REDACT_EXPIRED,
+            due.as_str(),
+            sessions::PURGE_IDLE,
+            sessions::PURGE_OLD,
+            secrets::DUE_FOR_ROTATION,
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let params = vec![0; stmt.parameter_count()];
+            let steps: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let scans: Vec<&String> = steps
+                .iter()
+                .filter(|s| s.starts_with("SCAN") || s.contains("TEMP B-TREE"))
+                .collect();
+            assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
+        }
     }
 }

@@ -383,9 +383,10 @@ pub fn get_event(conn: &Connection, event_id: &str) -> StoreResult<Option<Event>
 
 /// Delete up to `limit` events received before `cutoff_ms`; returns how many went.
 pub fn delete_events_before(conn: &Connection, cutoff_ms: i64, limit: u32) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "DELETE FROM events WHERE seq IN
-             (SELECT seq FROM events WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)",
-        params![cutoff_ms, limit],
-    )?)
+    Ok(conn
+        .prepare_cached(DELETE_EVENTS_BEFORE)?
+        .execute(params![cutoff_ms, limit])?)
 }
+
+pub(crate) const DELETE_EVENTS_BEFORE: &str = "DELETE FROM events WHERE seq IN
+     (SELECT seq FROM events WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)";

@@ -65,15 +65,19 @@ pub fn list(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Unsent emails whose next attempt is due.
+/// Unsent emails whose next attempt is due, the longest-due first. The order follows the
+/// `outbox_unsent` index, so a backlog of millions (SMTP down for days) costs `limit` rows.
 pub fn due(conn: &Connection, now: i64, limit: u32) -> StoreResult<Vec<StoredEmail>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1
-         ORDER BY id LIMIT ?2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&due_sql())?;
     let rows = stmt.query_map(params![now, limit], row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn due_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?1
+         ORDER BY next_attempt_at, id LIMIT ?2"
+    )
 }
 
 /// Record a delivery; an email carrying a one-time code is redacted at once.
@@ -89,13 +93,18 @@ pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// Redact unsent emails whose one-time code has expired; returns how many.
-pub fn redact_expired(conn: &Connection, now: i64) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "UPDATE outbox SET subject = ?2, body = ?3, redact_at = NULL
-         WHERE redact_at IS NOT NULL AND redact_at <= ?1",
-        params![now, REDACTED_SUBJECT, REDACTED_BODY],
-    )?)
+pub(crate) const REDACT_EXPIRED: &str =
+    "UPDATE outbox SET subject = ?2, body = ?3, redact_at = NULL
+     WHERE id IN (SELECT id FROM outbox WHERE redact_at IS NOT NULL AND redact_at <= ?1 LIMIT ?4)";
+
+/// Redact up to `limit` unsent emails whose one-time code has expired; returns how many.
+pub fn redact_expired(conn: &Connection, now: i64, limit: u32) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(REDACT_EXPIRED)?.execute(params![
+        now,
+        REDACTED_SUBJECT,
+        REDACTED_BODY,
+        limit
+    ])?)
 }
 
 /// Record a failed attempt and when to try again.
@@ -113,12 +122,15 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// Delete up to `limit` emails created before `cutoff` (sent or not); returns how many went.
-/// Ids grow with creation time, so the old ones are the lowest ids.
+pub(crate) const DELETE_BEFORE: &str =
+    "DELETE FROM outbox WHERE id < (SELECT min(id) FROM outbox) + ?2 AND created_at < ?1";
+
+/// Delete emails created before `cutoff` (sent or not) among the `limit` oldest ids; returns
+/// how many went. Ids grow with creation time, so the old emails are the lowest ids and the
+/// work is a range of the primary key: no scan, however large the table (`created_at` has no
+/// index, which would cost every order a b-tree insert). Fewer than `limit` means done.
 pub fn delete_before(conn: &Connection, cutoff: i64, limit: u32) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "DELETE FROM outbox WHERE id IN
-             (SELECT id FROM outbox WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
-        params![cutoff, limit],
-    )?)
+    Ok(conn
+        .prepare_cached(DELETE_BEFORE)?
+        .execute(params![cutoff, limit])?)
 }

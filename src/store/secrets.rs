@@ -198,19 +198,20 @@ pub struct DueRotation {
     pub expires_at: i64,
 }
 
+pub(crate) const DUE_FOR_ROTATION: &str =
+    "SELECT s.merchant_id, m.email, s.id, s.expires_at FROM webhook_secrets s
+     JOIN merchants m ON m.id = s.merchant_id
+     WHERE s.superseded_at IS NULL AND s.revoked_at IS NULL AND m.kyc_status = 'approved'
+       AND s.expires_at <= ?1 + ?2
+     ORDER BY s.expires_at LIMIT 500";
+
 /// Approved merchants whose current secret expires within `rotate_before_secs` (or already has).
 pub fn due_for_rotation(
     conn: &Connection,
     now: i64,
     rotate_before_secs: i64,
 ) -> StoreResult<Vec<DueRotation>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.merchant_id, m.email, s.id, s.expires_at FROM webhook_secrets s
-         JOIN merchants m ON m.id = s.merchant_id
-         WHERE s.superseded_at IS NULL AND s.revoked_at IS NULL AND m.kyc_status = 'approved'
-           AND s.expires_at - ?2 <= ?1
-         ORDER BY s.expires_at LIMIT 500",
-    )?;
+    let mut stmt = conn.prepare_cached(DUE_FOR_ROTATION)?;
     let rows = stmt.query_map(params![now, rotate_before_secs], |r| {
         Ok(DueRotation {
             merchant_id: r.get(0)?,

@@ -88,12 +88,26 @@ pub fn delete(conn: &Connection, id_hash: &[u8]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Drop sessions idle since before `idle_cutoff` or created before `absolute_cutoff`.
-pub fn purge(conn: &Connection, idle_cutoff: i64, absolute_cutoff: i64) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
-        params![idle_cutoff, absolute_cutoff],
-    )?)
+pub(crate) const PURGE_IDLE: &str = "DELETE FROM sessions WHERE id_hash IN
+     (SELECT id_hash FROM sessions WHERE last_seen_at < ?1 LIMIT ?2)";
+pub(crate) const PURGE_OLD: &str = "DELETE FROM sessions WHERE id_hash IN
+     (SELECT id_hash FROM sessions WHERE created_at < ?1 LIMIT ?2)";
+
+/// Drop up to `limit` sessions idle since before `idle_cutoff`, and up to `limit` created
+/// before `absolute_cutoff`; returns how many went (under `limit` means done).
+pub fn purge(
+    conn: &Connection,
+    idle_cutoff: i64,
+    absolute_cutoff: i64,
+    limit: u32,
+) -> StoreResult<usize> {
+    let idle = conn
+        .prepare_cached(PURGE_IDLE)?
+        .execute(params![idle_cutoff, limit])?;
+    let old = conn
+        .prepare_cached(PURGE_OLD)?
+        .execute(params![absolute_cutoff, limit])?;
+    Ok(idle.max(old))
 }
 
 /// Store a new first-admin setup token (hash and expiry), replacing any earlier one.

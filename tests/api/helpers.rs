@@ -399,6 +399,16 @@ pub fn order_body(reference: Option<&str>, status: &str) -> String {
     v.to_string()
 }
 
+/// The value of one series (name with its labels) in a Prometheus exposition.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+}
+
 /// A merchant able to send webhooks.
 pub struct Sender {
     pub token: String,
@@ -437,6 +447,19 @@ impl TestApp {
         Res::from(req.send().await.unwrap()).await
     }
 
+    /// The `/metrics` exposition (admin token).
+    pub async fn metrics_text(&self) -> String {
+        let res = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
     /// Sign `body` with `secret` as webhook `id` at `ts` and POST it.
     pub async fn send_signed(
         &self,
@@ -455,6 +478,21 @@ impl TestApp {
         ];
         self.post_webhook("/api/v1/webhooks/orders/", &headers, body.to_string())
             .await
+    }
+
+    /// Send `n` fresh orders with ids `{prefix}-0..n`, 16 at a time; each must be created.
+    pub async fn send_orders(&self, s: &Sender, prefix: &str, n: usize) {
+        use futures_util::StreamExt;
+        let body = order_body(None, "PENDING");
+        futures_util::stream::iter(0..n)
+            .for_each_concurrent(16, |i| {
+                let body = &body;
+                async move {
+                    let res = self.send_order(s, &format!("{prefix}-{i}"), body).await;
+                    assert_eq!(res.status, reqwest::StatusCode::CREATED, "{}", res.body);
+                }
+            })
+            .await;
     }
 
     /// Send a fresh order signed with the sender's current secret.

@@ -95,22 +95,14 @@ async fn metrics_expose_the_counters_in_prometheus_format() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.headers()["content-type"]
             .to_str()
             .unwrap()
             .starts_with("text/plain")
     );
-    let text = res.text().await.unwrap();
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(series)
-                    .and_then(|rest| rest.trim().parse().ok())
-            })
-            .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
-    };
+    let text = app.metrics_text().await;
+    let value = |series: &str| metric_value(&text, series);
     assert_eq!(
         value("hookgate_webhook_requests_total{outcome=\"accepted\",reason=\"created\"}"),
         2.0
@@ -373,4 +365,55 @@ async fn events_and_emails_older_than_the_retention_are_deleted_but_orders_stay(
         "the order and its history stay"
     );
     assert_eq!(order.body["history"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn retention_deletes_a_backlog_in_many_batches_and_keeps_what_is_newer() {
+    let app = spawn_app_with(|o| {
+        o.retention = Some("30d".into());
+        o.jobs_interval = Some("100ms".into());
+        o.merchant_rate = Some("10000/s".into());
+    })
+    .await;
+    let s = app.sender("backlog@acme.example").await;
+    // More than several first batches (256 rows each), so retention must loop to finish.
+    app.send_orders(&s, "old", 700).await;
+    app.advance(days(15));
+    app.send_orders(&s, "new", 5).await;
+    app.advance(days(15) + Duration::from_secs(1));
+
+    let deleted = |table: &'static str| {
+        let app = &app;
+        move || async move {
+            let text = app.metrics_text().await;
+            let series = format!("hookgate_retention_deleted_rows_total{{table=\"{table}\"}}");
+            let n = metric_value(&text, &series);
+            (n >= 700.0).then_some(n)
+        }
+    };
+    let events = eventually("the 700 old events are deleted", deleted("events")).await;
+    assert_eq!(events, 700.0, "only the old events go");
+    // The outbox also held the merchant's onboarding emails, as old as the orders.
+    eventually(
+        "the 700 old confirmation emails are deleted",
+        deleted("outbox"),
+    )
+    .await;
+
+    let kept = app.admin_get("/api/v1/admin/events?limit=100").await;
+    let items = kept.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5, "the newer events stay: {}", kept.body);
+    let mails = app
+        .admin_get("/api/v1/admin/outbox?to=john@example.com")
+        .await;
+    assert_eq!(
+        mails.body.as_array().unwrap().len(),
+        5,
+        "the newer emails stay"
+    );
+    let runs = metric_value(
+        &app.metrics_text().await,
+        "hookgate_job_runs_total{job=\"retention\"}",
+    );
+    assert!(runs >= 1.0);
 }

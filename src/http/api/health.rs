@@ -124,6 +124,7 @@ pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRespo
     let body = prometheus::render(
         &state.metrics.totals(),
         state.store.writer().stats(),
+        &state.metrics.jobs,
         DataPaths::new(&state.config).database_size(),
         telemetry::dropped_lines(),
     );
