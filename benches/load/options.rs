@@ -15,10 +15,13 @@ pub enum Scenario {
     Paced,
     /// Orders closed loop until --total orders exist, then the server's RSS
     Long,
+    /// Fill to --scale-orders, then the closed and paced loops again on the large database,
+    /// across several runs of the background jobs
+    Scale,
 }
 
 /// hookgate load benchmark
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "load",
     override_usage = "cargo bench --bench load -- [OPTIONS]",
@@ -28,7 +31,8 @@ pub enum Scenario {
     allow_negative_numbers = true
 )]
 pub struct Options {
-    /// Comma-separated subset of healthz,orders,paced,long, run in this order
+    /// Comma-separated subset of healthz,orders,paced,long,scale, run in this order (scale is
+    /// long: about 5 GB and 10 minutes)
     #[arg(
         long,
         value_name = "LIST",
@@ -76,6 +80,19 @@ pub struct Options {
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = positive::<usize>)]
     pub chunk: usize,
 
+    /// Orders stored in all before the scale scenario's measurements
+    #[arg(long, value_name = "N", default_value_t = 3_000_000, value_parser = positive::<usize>)]
+    pub scale_orders: usize,
+
+    /// Length of the scale scenario's paced run, in seconds (the jobs run every 30 s)
+    #[arg(long, value_name = "S", default_value_t = 120, value_parser = positive::<u64>)]
+    pub scale_seconds: u64,
+
+    /// The server's --retention [default: 2m with the scale scenario, so that its paced run
+    /// happens while retention deletes the rows of its fill; else the server's default]
+    #[arg(long, value_name = "DURATION")]
+    pub server_retention: Option<String>,
+
     /// Worker threads of the client's tokio runtime
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive::<usize>)]
     pub threads: usize,
@@ -89,7 +106,8 @@ pub struct Options {
     pub server_log: Option<PathBuf>,
 
     /// Small sizes for a smoke run: --healthz-seconds 2, --orders 5000, --paced-rate 500,
-    /// --paced-seconds 3, --total 20000, each unless given explicitly
+    /// --paced-seconds 3, --total 20000, --scale-orders 60000, --scale-seconds 5, each unless
+    /// given explicitly
     #[arg(long)]
     pub quick: bool,
 
@@ -106,6 +124,9 @@ impl Options {
         let mut o = Options::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if o.quick {
             o.apply_quick(&matches);
+        }
+        if o.server_retention.is_none() && o.scenarios.contains(&Scenario::Scale) {
+            o.server_retention = Some("2m".into());
         }
         o
     }
@@ -127,6 +148,12 @@ impl Options {
         }
         if default("total") {
             self.total = 20_000;
+        }
+        if default("scale_orders") {
+            self.scale_orders = 60_000;
+        }
+        if default("scale_seconds") {
+            self.scale_seconds = 5;
         }
     }
 }

@@ -19,6 +19,18 @@ pub struct Results {
     pub paced_p99: Option<f64>,
     /// The server's memory after the long run.
     pub final_memory: Option<Memory>,
+    pub scale: Option<ScaleResult>,
+}
+
+/// The scale scenario: the closed and paced loops on a large database.
+pub struct ScaleResult {
+    pub orders: usize,
+    pub closed_rate: f64,
+    pub paced_p99: f64,
+    pub paced_max: f64,
+    pub retention_runs: f64,
+    pub rollup_runs: f64,
+    pub deleted: f64,
 }
 
 impl Results {
@@ -37,6 +49,7 @@ impl Results {
     }
 }
 
+#[derive(Clone)]
 pub struct Row {
     pub name: String,
     pub ok: u64,
@@ -80,7 +93,7 @@ pub fn row(
 }
 
 const COLUMNS: [(&str, usize); 12] = [
-    ("scenario", 34),
+    ("scenario", 46),
     ("ok", 9),
     ("secs", 6),
     ("ok/s", 7),
@@ -212,6 +225,7 @@ pub fn print_summary(
         paced_p99,
         ..
     } = *results;
+    let scale = results.scale.as_ref();
 
     println!();
     print_header();
@@ -315,5 +329,39 @@ pub fn print_summary(
         );
     } else {
         println!("  RSS < 100 MB after the long run: {na}");
+    }
+    match (scale, closed) {
+        (Some(s), Some((small, _))) => println!(
+            "  closed-loop orders/s at {} orders within 15% of the small database's: {:.0} / {small:.0} = {:.3}  {}",
+            s.orders,
+            s.closed_rate,
+            s.closed_rate / small,
+            verdict(s.closed_rate / small >= 0.85)
+        ),
+        (Some(_), None) => {
+            println!("  scale closed loop vs small database: n/a (run orders before scale)")
+        }
+        _ => println!("  scale closed loop vs small database: {na}"),
+    }
+    match scale {
+        Some(s) => {
+            println!(
+                "  scale paced at {}/s: p99 < 5 ms: {:.2} ms  {}; max < 100 ms: {:.2} ms  {}",
+                o.paced_rate,
+                s.paced_p99,
+                verdict(s.paced_p99 < 5.0),
+                s.paced_max,
+                verdict(s.paced_max < 100.0)
+            );
+            println!(
+                "  scale paced run spans >= 2 retention and roll-up runs: {:.0} retention \
+                 ({:.0} rows deleted), {:.0} roll-ups  {}",
+                s.retention_runs,
+                s.deleted,
+                s.rollup_runs,
+                verdict(s.retention_runs >= 2.0 && s.rollup_runs >= 2.0)
+            );
+        }
+        None => println!("  scale paced run: {na}"),
     }
 }

@@ -46,7 +46,11 @@ pub async fn start_server(o: &Options) -> Server {
         .unwrap_or_else(|| log_dir.path().join("server.log"));
     let log_file = std::fs::File::create(&log).expect("server log file");
     let port = free_port();
-    let child = Command::new(&o.bin)
+    let mut command = Command::new(&o.bin);
+    if let Some(retention) = &o.server_retention {
+        command.args(["--retention", retention]);
+    }
+    let child = command
         .arg("--data-dir")
         .arg(data.path())
         .args(["--bind", &format!("127.0.0.1:{port}")])
