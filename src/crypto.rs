@@ -1,5 +1,5 @@
 //! Cryptography, all on ring: random tokens, HMAC, AES-256-GCM sealing under the master key,
-//! token hashing, and argon2id passwords.
+//! and token hashing (passwords are in `passwords`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ring::{aead, digest, hmac, rand::SecureRandom, rand::SystemRandom};
@@ -13,7 +13,6 @@ pub struct Crypto {
     rng: SystemRandom,
     sealing: aead::LessSafeKey,
     mac: hmac::Key,
-    dummy_hash: std::sync::OnceLock<String>,
 }
 
 /// Failure to open sealed data: wrong key, tampered or truncated ciphertext.
@@ -36,7 +35,6 @@ impl Crypto {
             rng: SystemRandom::new(),
             sealing: aead::LessSafeKey::new(unbound),
             mac: hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_ref()),
-            dummy_hash: std::sync::OnceLock::new(),
         }
     }
 
@@ -160,33 +158,6 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
 
 pub use crate::domain::encoding::{b64, b64_decode};
 
-/// Hash a password with argon2id (default parameters: 19 MiB, 2 passes) and a random salt.
-pub fn hash_password(crypto: &Crypto, password: &str) -> String {
-    use argon2::password_hash::PasswordHasher;
-    let salt = crypto.random_bytes::<16>();
-    argon2::Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .expect("argon2 with default params and a 16-byte salt cannot fail")
-        .to_string()
-}
-
-/// Verify a password against a stored PHC string (constant time inside argon2).
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    argon2::Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
-}
-
-/// A PHC hash of a random password, to verify against when the account does not exist, so that
-/// unknown and known emails take the same time: one argon2 verify each. Made once per process;
-/// hashing it per attempt would make unknown emails take twice as long as wrong passwords.
-pub fn dummy_password_hash(crypto: &Crypto) -> &str {
-    crypto
-        .dummy_hash
-        .get_or_init(|| hash_password(crypto, &URL_SAFE_NO_PAD.encode(crypto.random_bytes::<16>())))
-}
-
 fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut opts = fs::OpenOptions::new();
@@ -238,29 +209,6 @@ mod tests {
         assert!(c.verify_mac("otp:m1", "123456", &tag));
         assert!(!c.verify_mac("otp:m1", "123457", &tag));
         assert!(!c.verify_mac("otp:m2", "123456", &tag));
-    }
-
-    #[test]
-    fn passwords_verify_only_when_equal() {
-        let c = crypto();
-        let phc = hash_password(&c, "correct horse battery");
-        assert!(phc.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", &phc));
-        assert!(!verify_password("correct horse batterx", &phc));
-        assert!(!verify_password("x", "not a phc string"));
-    }
-
-    #[test]
-    fn the_dummy_hash_is_made_once_and_never_matches() {
-        let c = crypto();
-        let first = dummy_password_hash(&c).to_string();
-        assert_eq!(
-            dummy_password_hash(&c),
-            first,
-            "reused, not re-hashed per attempt"
-        );
-        assert!(first.starts_with("$argon2id$"));
-        assert!(!verify_password("", &first));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::{
     crypto::Crypto,
     limits::Limits,
     metrics::Metrics,
+    passwords::Passwords,
     store::Store,
 };
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
+    pub passwords: Arc<Passwords>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             keys: Arc::new(KeyCache::default()),
             metrics: Arc::new(Metrics::default()),
             readiness: Arc::new(Readiness::default()),
+            passwords: Arc::new(Passwords::for_this_machine()),
         }
     }
 

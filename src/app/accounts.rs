@@ -1,6 +1,6 @@
 //! Merchant accounts: registration, email verification, credentials and bearer tokens.
 
-use super::{AppResult, Error, blocking};
+use super::{AppResult, Error};
 use crate::{
     crypto,
     domain::{Email, Password, Violation, text},
@@ -53,9 +53,7 @@ impl Registration {
 
 /// Create a merchant account and email a verification code; returns the merchant id.
 pub async fn register(state: &AppState, reg: Registration) -> AppResult<String> {
-    let crypto = state.crypto.clone();
-    let password = reg.password.expose().to_string();
-    let password_hash = blocking(move || crypto::hash_password(&crypto, &password)).await?;
+    let password_hash = super::passwords::hash(state, reg.password.expose()).await?;
     let new = accounts::NewMerchant {
         id: store::new_id("mer"),
         email: reg.email.to_string(),
@@ -163,16 +161,7 @@ pub(crate) async fn verify_credentials<T: Send + 'static>(
     check(&state.limits.auth_ip, &ip)?;
     check(&state.limits.auth_account, &account_key)?;
     let account = state.store.read(lookup).await?;
-    let crypto = state.crypto.clone();
-    let hash = account.as_ref().map(hash_of);
-    let password = password.to_string();
-    let ok = blocking(move || {
-        let hash = hash
-            .as_deref()
-            .unwrap_or_else(|| crypto::dummy_password_hash(&crypto));
-        crypto::verify_password(&password, hash)
-    })
-    .await?;
+    let ok = super::passwords::verify(state, password, account.as_ref().map(hash_of)).await?;
     match account {
         Some(a) if ok => Ok(a),
         _ => {
@@ -261,10 +250,9 @@ pub async fn get(state: &AppState, merchant_id: &str) -> AppResult<Merchant> {
 }
 
 /// Whether `password` is the merchant's password (a re-entry before a sensitive action).
-pub async fn confirm_password(m: &Merchant, password: &str) -> AppResult<bool> {
+pub async fn confirm_password(state: &AppState, m: &Merchant, password: &str) -> AppResult<bool> {
     if password.is_empty() {
         return Ok(false);
     }
-    let (password, hash) = (password.to_string(), m.password_hash.clone());
-    blocking(move || crypto::verify_password(&password, &hash)).await
+    super::passwords::verify(state, password, Some(m.password_hash.clone())).await
 }

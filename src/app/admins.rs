@@ -1,7 +1,7 @@
 //! Admins: creation (one path for the CLI and the first-run setup page), API tokens, logins and
 //! the one-time setup link printed at start.
 
-use super::{AppResult, Error, Missing, accounts::verify_credentials, blocking};
+use super::{AppResult, Error, Missing, accounts::verify_credentials};
 use crate::{
     crypto,
     domain::{Email, Password, Violation},
@@ -39,9 +39,7 @@ pub async fn create(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(Error::Invalid(v));
     };
-    let crypto = state.crypto.clone();
-    let pw = password.expose().to_string();
-    let password_hash = blocking(move || crypto::hash_password(&crypto, &pw)).await?;
+    let password_hash = super::passwords::hash(state, password.expose()).await?;
     let id = store::new_id("adm");
     let (admin_id, email) = (id.clone(), email.to_string());
     let now = state.now();

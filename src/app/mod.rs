@@ -14,6 +14,7 @@ pub mod maintenance;
 pub mod operations;
 pub mod orders;
 pub mod paging;
+pub mod passwords;
 pub mod records;
 pub mod secrets;
 pub mod sessions;
@@ -119,14 +120,4 @@ impl From<ingest::Rejection> for Error {
     fn from(r: ingest::Rejection) -> Self {
         Error::Webhook(r)
     }
-}
-
-/// Run CPU-heavy work (password hashing) off the async executor.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> AppResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        tracing::error!(error = %e, "a blocking task failed");
-        Error::Internal
-    })
 }

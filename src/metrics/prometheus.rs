@@ -12,6 +12,7 @@ pub fn render(
     jobs: &JobStats,
     database_bytes: u64,
     dropped_log_lines: u64,
+    password_refusals: u64,
 ) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(
@@ -164,6 +165,12 @@ pub fn render(
             "counter",
             "Log lines dropped because the log could not be written (e.g. a full disk).",
             dropped_log_lines as f64,
+        ),
+        (
+            "hookgate_password_hashing_refused_total",
+            "counter",
+            "Logins and sign-ups answered 429 because every password-hashing slot stayed busy.",
+            password_refusals as f64,
         ),
         (
             "hookgate_database_size_bytes",

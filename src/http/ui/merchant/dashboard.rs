@@ -275,7 +275,7 @@ pub(super) async fn reveal(
     let mut s = s;
     if !s.browser.recently_authenticated(&state) {
         let password = form.password.as_deref().unwrap_or_default();
-        if !app::accounts::confirm_password(&s.merchant, password).await? {
+        if !app::accounts::confirm_password(&state, &s.merchant, password).await? {
             let extras = DashboardExtras {
                 error: Some("Enter your password to reveal the secret.".into()),
                 ..Default::default()
