@@ -59,7 +59,17 @@ fn invalid(message: &str) -> io::Error {
 
 impl Conn {
     pub async fn open(port: u16) -> io::Result<Conn> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        Conn::open_from(port, std::net::Ipv4Addr::LOCALHOST).await
+    }
+
+    /// A connection from a chosen loopback address (any of 127.0.0.0/8), so that one machine
+    /// can play many client IPs.
+    pub async fn open_from(port: u16, source: std::net::Ipv4Addr) -> io::Result<Conn> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((source, 0).into())?;
+        let stream = socket
+            .connect((std::net::Ipv4Addr::LOCALHOST, port).into())
+            .await?;
         stream.set_nodelay(true)?;
         Ok(Conn {
             stream,

@@ -14,7 +14,10 @@
 //!   long     orders closed loop until --total orders exist, then the server's RSS;
 //!   scale    fills the database to --scale-orders (3,000,000) orders, then runs the closed loop
 //!            and the paced loop again on it, across several runs of the background jobs
-//!            (retention deleting rows older than --server-retention, metric roll-ups).
+//!            (retention deleting rows older than --server-retention, metric roll-ups);
+//!   login    --login-ips client IPs (127.0.0.2 on) try logins of unknown accounts for
+//!            --login-seconds while /healthz is polled and a real user logs in: peak RSS,
+//!            /healthz latency, the user's success.
 //!
 //! Every request goes to 127.0.0.1 only, and the server is killed when this program ends,
 //! including on panics, Ctrl-C and SIGTERM (a guard kills it on drop). The server's data dir is a
@@ -23,6 +26,7 @@
 //! Results and their explanation: docs/performance.md.
 
 mod client;
+mod login;
 mod metrics;
 mod options;
 mod procstats;
@@ -106,6 +110,7 @@ async fn run(o: Options) {
                 bench.results.final_memory = Some(memory(bench.pid));
             }
             Scenario::Scale => bench.scale().await,
+            Scenario::Login => bench.login().await,
         }
     }
 
@@ -323,6 +328,22 @@ impl Bench {
             )),
         );
         self.results.push(r);
+    }
+
+    async fn login(&mut self) {
+        let (ips, seconds) = (self.o.login_ips, self.o.login_seconds);
+        eprintln!("running: login flood from {ips} IPs for {seconds} s");
+        let flood = login::flood(self.port, self.pid, ips, seconds).await;
+        eprintln!("  {}", flood.describe());
+        self.results.notes.push(format!(
+            "login flood, {ips} IPs, {seconds} s:\n    {}\n    server RSS peak (sampled every \
+             100 ms) {:.1} MiB, at the end {:.1} MiB, VmHWM {:.1} MiB",
+            flood.describe(),
+            mib(flood.peak_rss_kib),
+            mib(flood.end.rss_kib),
+            mib(flood.end.hwm_kib)
+        ));
+        self.results.login = Some(flood);
     }
 
     /// Fill to `--scale-orders`, then the closed and paced loops on the large database.

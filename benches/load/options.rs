@@ -18,6 +18,9 @@ pub enum Scenario {
     /// Fill to --scale-orders, then the closed and paced loops again on the large database,
     /// across several runs of the background jobs
     Scale,
+    /// Many client IPs try logins of unknown accounts for --login-seconds while /healthz is
+    /// polled and a real user logs in: the server's memory and responsiveness
+    Login,
 }
 
 /// hookgate load benchmark
@@ -31,8 +34,8 @@ pub enum Scenario {
     allow_negative_numbers = true
 )]
 pub struct Options {
-    /// Comma-separated subset of healthz,orders,paced,long,scale, run in this order (scale is
-    /// long: about 5 GB and 10 minutes)
+    /// Comma-separated subset of healthz,orders,paced,long,scale,login, run in this order
+    /// (scale is long: about 5 GB and 10 minutes)
     #[arg(
         long,
         value_name = "LIST",
@@ -93,6 +96,14 @@ pub struct Options {
     #[arg(long, value_name = "DURATION")]
     pub server_retention: Option<String>,
 
+    /// Client IPs of the login flood (127.0.0.2 onwards)
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..=250))]
+    pub login_ips: u8,
+
+    /// Length of the login flood, in seconds
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = positive::<u64>)]
+    pub login_seconds: u64,
+
     /// Worker threads of the client's tokio runtime
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive::<usize>)]
     pub threads: usize,
@@ -106,8 +117,8 @@ pub struct Options {
     pub server_log: Option<PathBuf>,
 
     /// Small sizes for a smoke run: --healthz-seconds 2, --orders 5000, --paced-rate 500,
-    /// --paced-seconds 3, --total 20000, --scale-orders 60000, --scale-seconds 5, each unless
-    /// given explicitly
+    /// --paced-seconds 3, --total 20000, --scale-orders 60000, --scale-seconds 5, --login-seconds 5,
+    /// each unless given explicitly
     #[arg(long)]
     pub quick: bool,
 
@@ -154,6 +165,9 @@ impl Options {
         }
         if default("scale_seconds") {
             self.scale_seconds = 5;
+        }
+        if default("login_seconds") {
+            self.login_seconds = 5;
         }
     }
 }

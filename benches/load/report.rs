@@ -20,6 +20,7 @@ pub struct Results {
     /// The server's memory after the long run.
     pub final_memory: Option<Memory>,
     pub scale: Option<ScaleResult>,
+    pub login: Option<crate::login::LoginFlood>,
 }
 
 /// The scale scenario: the closed and paced loops on a large database.
@@ -363,5 +364,22 @@ pub fn print_summary(
             );
         }
         None => println!("  scale paced run: {na}"),
+    }
+    match &results.login {
+        Some(l) => {
+            let peak_mb = l.peak_rss_kib.max(l.end.hwm_kib) as f64 * 1024.0 / 1e6;
+            println!(
+                "  login flood from {} IPs: RSS < 200 MB: peak {peak_mb:.1} MB  {}; /healthz p99 < \
+                 50 ms: {:.2} ms  {}; a real user logs in: {} of {}  {}",
+                o.login_ips,
+                verdict(peak_mb < 200.0),
+                l.healthz_p99_ms(),
+                verdict(l.healthz_p99_ms() < 50.0),
+                l.user_logins.0,
+                l.user_logins.1,
+                verdict(l.user_logins.1 > 0 && l.user_logins.0 == l.user_logins.1)
+            );
+        }
+        None => println!("  login flood: {na}"),
     }
 }

@@ -25,7 +25,9 @@ impl Drop for Server {
 }
 
 const ADMIN_EMAIL: &str = "admin@bench.local";
-const PASSWORD: &str = "benchmark password 1";
+pub const PASSWORD: &str = "benchmark password 1";
+/// The onboarded merchant, whose logins the login scenario measures.
+pub const MERCHANT_EMAIL: &str = "shop@bench.local";
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -154,7 +156,7 @@ pub async fn onboard(server: &Server) -> (String, Vec<u8>, String) {
     let admin = cli(server, &["admin", "token", "--email", ADMIN_EMAIL], "");
     let base = format!("http://127.0.0.1:{}", server.port);
     let http = http_client();
-    let email = "shop@bench.local";
+    let email = MERCHANT_EMAIL;
 
     let registered = expect_json(
         http.post(format!("{base}/api/v1/auth/register"))
