@@ -68,6 +68,15 @@ fn serve(config: Config) -> ExitCode {
         let app = Application::build(config.clone()).map_err(|e| e.to_string())?;
         tracing::info!(port = app.port(), public_url = %config.public_url,
             data_dir = %config.data_dir.display(), "hookgate listening");
+        if !config.trusted_proxies.is_empty() {
+            let ranges: Vec<_> = config
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            tracing::info!(trusted_proxy = %ranges.join(","),
+                "client addresses forwarded by these peers are believed");
+        }
         if let Some(hint) = app.first_admin_hint().await.map_err(|e| e.to_string())? {
             // Never let an unwritable stdout stop the server; the log has the hint too.
             if writeln!(std::io::stdout(), "{hint}").is_err() {

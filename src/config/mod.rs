@@ -4,9 +4,12 @@ mod parse;
 
 pub use parse::{format_duration, parse_duration, parse_rate, parse_size, parse_smtp_url};
 
-use crate::cli::GlobalOptions;
+use crate::{
+    cli::GlobalOptions,
+    domain::net::{IpNet, parse_nets},
+};
 use parse::{parse_bind, parse_log_format, parse_positive_duration, parse_public_url};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::{fmt, net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 /// Fully resolved configuration of one process.
@@ -26,6 +29,8 @@ pub struct Config {
     pub smtp_url: Option<SmtpUrl>,
     pub log_format: LogFormat,
     pub jobs_interval: Duration,
+    /// Peers whose forwarding headers are believed (`--trusted-proxy`); empty = none.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// A rate such as `100/s`: `count` per `per`.
@@ -90,6 +95,23 @@ struct FileOptions {
     smtp_url: Option<String>,
     log_format: Option<String>,
     jobs_interval: Option<String>,
+    /// A string like the flag's, or an array of strings.
+    #[serde(default, deserialize_with = "string_or_list")]
+    trusted_proxy: Option<String>,
+}
+
+/// A TOML value that is a string or an array of strings, the latter joined with commas.
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a string or an array of strings")]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(s) => s,
+        OneOrMany::Many(items) => items.join(","),
+    }))
 }
 
 impl Config {
@@ -140,6 +162,7 @@ impl Config {
             "30s",
             parse_positive_duration
         );
+        let trusted_proxies = pick!(trusted_proxy, "trusted-proxy", "", parse_nets);
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
             Some(raw) => match parse_smtp_url(raw.trim()) {
@@ -219,6 +242,7 @@ impl Config {
             smtp_url: smtp_url.ok_or_else(|| missing("smtp-url"))?,
             log_format: log_format.ok_or_else(|| missing("log-format"))?,
             jobs_interval: jobs_interval.ok_or_else(|| missing("jobs-interval"))?,
+            trusted_proxies: trusted_proxies.ok_or_else(|| missing("trusted-proxy"))?,
         })
     }
 
@@ -281,6 +305,45 @@ mod tests {
         };
         let errors = Config::resolve(&opts).unwrap_err();
         assert_eq!(errors[0].option, "rotate-before");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_networks_and_a_bad_one_is_named() {
+        assert!(
+            Config::for_data_dir("/tmp/x".into())
+                .trusted_proxies
+                .is_empty()
+        );
+        let opts = |raw: &str| GlobalOptions {
+            data_dir: Some("/tmp/x".into()),
+            trusted_proxy: Some(raw.into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&opts("127.0.0.1, ::1,10.0.0.0/8")).unwrap();
+        let shown: Vec<_> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "::1/128", "10.0.0.0/8"]);
+        for bad in ["10.0.0.0/33", "abc", "10.0.0.1/8"] {
+            let errors = Config::resolve(&opts(bad)).unwrap_err();
+            assert_eq!(errors[0].option, "trusted-proxy", "{bad}");
+            let text = errors[0].to_string();
+            assert!(
+                text.contains("HOOKGATE_TRUSTED_PROXY") && text.contains(bad),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_takes_trusted_proxies_as_a_string_or_an_array() {
+        let file: FileOptions = toml::from_str(r#"trusted_proxy = ["127.0.0.1", "::1"]"#).unwrap();
+        assert_eq!(file.trusted_proxy.as_deref(), Some("127.0.0.1,::1"));
+        let file: FileOptions = toml::from_str(r#"trusted_proxy = "10.0.0.0/8""#).unwrap();
+        assert_eq!(file.trusted_proxy.as_deref(), Some("10.0.0.0/8"));
+        let err = toml::from_str::<FileOptions>("trusted_proxy = 1").unwrap_err();
+        assert!(
+            err.message().contains("a string or an array of strings"),
+            "{err}"
+        );
     }
 
     #[test]

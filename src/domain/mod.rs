@@ -4,6 +4,7 @@
 pub mod email;
 pub mod encoding;
 pub mod kyc;
+pub mod net;
 pub mod order;
 pub mod password;
 pub mod phone;

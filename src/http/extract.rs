@@ -2,6 +2,7 @@
 
 use crate::{
     app,
+    domain::net,
     error::{ApiError, Violation},
     state::AppState,
     store,
@@ -34,11 +35,33 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The client's IP address (the TCP peer).
+/// The client's IP address: the TCP peer, unless the peer is a `--trusted-proxy`; then the
+/// address the proxies forwarded in `X-Forwarded-For` (or `Forwarded`), read from the right as
+/// `domain::net::client_ip` describes. IPv4-mapped IPv6 addresses come back as IPv4.
 pub fn client_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
+    let peer = req
+        .peer_addr()
         .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    if trusted.is_empty() {
+        return peer.to_canonical();
+    }
+    let lines = |name| {
+        req.headers()
+            .get_all(name)
+            .map(header::HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+    };
+    net::client_ip(
+        peer,
+        trusted,
+        &lines(header::X_FORWARDED_FOR),
+        &lines(header::FORWARDED),
+    )
 }
 
 /// A header's value, trimmed; absent, non-text or empty values are `None`.

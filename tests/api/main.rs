@@ -14,6 +14,7 @@ mod logging;
 mod observability;
 mod orders;
 mod pages;
+mod proxy;
 mod secrets;
 mod webdriver;
 mod webhooks;
