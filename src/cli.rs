@@ -63,6 +63,9 @@ pub struct GlobalOptions {
     /// How often background jobs (rotation, outbox, retention) run
     #[arg(long, env = "HOOKGATE_JOBS_INTERVAL", global = true)]
     pub jobs_interval: Option<String>,
+    /// How long a request's body may take to arrive, plus one second per 64 KiB it declares
+    #[arg(long, env = "HOOKGATE_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<String>,
     /// Reverse proxies whose X-Forwarded-For / Forwarded headers name the client: IP addresses
     /// or CIDRs, comma-separated (e.g. 127.0.0.1,::1); empty = the TCP peer is the client
     #[arg(long, env = "HOOKGATE_TRUSTED_PROXY", global = true)]

@@ -29,6 +29,9 @@ pub struct Config {
     pub smtp_url: Option<SmtpUrl>,
     pub log_format: LogFormat,
     pub jobs_interval: Duration,
+    /// Time allowed for a request body to arrive (`--body-timeout`), before the allowance for
+    /// its declared size.
+    pub body_timeout: Duration,
     /// Peers whose forwarding headers are believed (`--trusted-proxy`); empty = none.
     pub trusted_proxies: Vec<IpNet>,
 }
@@ -95,6 +98,7 @@ struct FileOptions {
     smtp_url: Option<String>,
     log_format: Option<String>,
     jobs_interval: Option<String>,
+    body_timeout: Option<String>,
     /// A string like the flag's, or an array of strings.
     #[serde(default, deserialize_with = "string_or_list")]
     trusted_proxy: Option<String>,
@@ -162,6 +166,7 @@ impl Config {
             "30s",
             parse_positive_duration
         );
+        let body_timeout = pick!(body_timeout, "body-timeout", "10s", parse_positive_duration);
         let trusted_proxies = pick!(trusted_proxy, "trusted-proxy", "", parse_nets);
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
@@ -242,6 +247,7 @@ impl Config {
             smtp_url: smtp_url.ok_or_else(|| missing("smtp-url"))?,
             log_format: log_format.ok_or_else(|| missing("log-format"))?,
             jobs_interval: jobs_interval.ok_or_else(|| missing("jobs-interval"))?,
+            body_timeout: body_timeout.ok_or_else(|| missing("body-timeout"))?,
             trusted_proxies: trusted_proxies.ok_or_else(|| missing("trusted-proxy"))?,
         })
     }

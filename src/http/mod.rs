@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod deadline;
 pub mod extract;
 pub mod session;
 pub mod ui;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
     )
     .service(
         web::scope("")
+            .wrap(middleware::from_fn(deadline::body_deadline))
             .wrap(security_headers(https))
             .route("/healthz", web::get().to(api::health::healthz))
             .route("/readyz", web::get().to(api::health::readyz))

@@ -1,5 +1,6 @@
 //! Gaps closed after an attacker's and a bad day's review: what a refused merchant's key id
-//! reveals, duplicates under the rate limit, rejections recorded before the answer, empty ids.
+//! reveals, duplicates under the rate limit, rejections recorded before the answer, empty ids,
+//! slow bodies.
 
 use crate::helpers::*;
 use reqwest::StatusCode;
@@ -107,4 +108,72 @@ async fn an_unsent_verification_code_is_redacted_from_the_outbox_when_it_expires
             .unwrap()
             .contains("redacted")
     );
+}
+
+/// Send a request head and part of its body, then nothing; returns everything the server sent
+/// until it closed the connection.
+async fn trickle(app: &TestApp, path: &str, extra_headers: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{extra_headers}Content-Length: 100\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"{\"partial\":").await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut response),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{path}: the server neither answered nor closed"))
+    .unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Every route that reads a body gives up on one that stops arriving: the JSON API, the
+/// webhook path, browser forms and the KYC upload.
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408_and_the_connection_is_closed() {
+    let app = spawn_app_with(|o| o.body_timeout = Some("300ms".into())).await;
+    let token = app.verified_merchant("slow@acme.example").await;
+    let cases = [
+        (
+            "/api/v1/auth/token",
+            "Content-Type: application/json\r\n".to_string(),
+        ),
+        (
+            "/api/v1/webhooks/orders/",
+            "Content-Type: application/json\r\nX-API-Key: key_x\r\nwebhook-id: m1\r\n\
+             webhook-timestamp: 1\r\nwebhook-signature: v1,AAAA\r\n"
+                .to_string(),
+        ),
+        (
+            "/login",
+            "Content-Type: application/x-www-form-urlencoded\r\n".to_string(),
+        ),
+        (
+            "/api/v1/kyc",
+            format!(
+                "Authorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\n"
+            ),
+        ),
+    ];
+    for (path, headers) in cases {
+        let response = trickle(&app, path, &headers).await;
+        assert!(response.starts_with("HTTP/1.1 408"), "{path}: {response}");
+        assert!(
+            response.contains("\"request_timeout\""),
+            "{path}: {response}"
+        );
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {response}"
+        );
+    }
+    // The server is none the worse.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
 }
