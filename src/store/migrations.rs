@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX sessions_by_created ON sessions (created_at);
      CREATE INDEX secrets_live_by_expiry ON webhook_secrets (expires_at)
          WHERE superseded_at IS NULL AND revoked_at IS NULL;",
+    include_str!("migrations/4_sources.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -107,5 +108,45 @@ mod tests {
                 .collect();
             assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
         }
+    }
+
+    /// Migration 4 rebuilds `events`: what was there stays, as events of the `orders` source,
+    /// and source events (no merchant) are de-duplicated per source.
+    #[test]
+    fn migration_4_keeps_the_events_and_dedups_source_events() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO merchants (id, email, business_name, password_hash, created_at)
+                 VALUES ('mer_1', 'a@b.c', 'A', 'x', 1);
+             INSERT INTO events (id, merchant_id, webhook_id, topic, received_at_ms, client_ip,
+                 body, body_hash, outcome, reason, duration_us)
+                 VALUES ('evt_1', 'mer_1', 'w1', 'order.created', 5, '1.2.3.4', x'7b7d', x'00',
+                         'accepted', 'created', 7);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (source, merchant): (String, String) = conn
+            .query_row(
+                "SELECT source, merchant_id FROM events WHERE id = 'evt_1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((source.as_str(), merchant.as_str()), ("orders", "mer_1"));
+        let insert = |id: &str, source: &str, dedup: &str| {
+            conn.execute(
+                "INSERT INTO events (id, source, webhook_id, topic, received_at_ms, client_ip,
+                     body_hash, outcome, reason, duration_us)
+                 VALUES (?1, ?2, ?3, 'push', 1, '::1', x'00', 'accepted', 'accepted', 1)",
+                [id, source, dedup],
+            )
+        };
+        insert("evt_2", "gh", "d1").unwrap();
+        assert!(insert("evt_3", "gh", "d1").is_err(), "the same id twice");
+        insert("evt_4", "stripe", "d1").unwrap();
     }
 }

@@ -12,6 +12,7 @@ pub mod orders;
 pub mod outbox;
 pub mod secrets;
 pub mod sessions;
+pub mod sources;
 mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
