@@ -91,8 +91,8 @@ pub struct Options {
     #[arg(long, value_name = "S", default_value_t = 120, value_parser = positive::<u64>)]
     pub scale_seconds: u64,
 
-    /// The server's --retention [default: 2m with the scale scenario, so that its paced run
-    /// happens while retention deletes the rows of its fill; else the server's default]
+    /// The server's --retention [default: the server's, 30d]. With `2m`, the scale scenario's
+    /// measurements run while retention deletes the rows of its fill as fast as they came in
     #[arg(long, value_name = "DURATION")]
     pub server_retention: Option<String>,
 
@@ -135,9 +135,6 @@ impl Options {
         let mut o = Options::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if o.quick {
             o.apply_quick(&matches);
-        }
-        if o.server_retention.is_none() && o.scenarios.contains(&Scenario::Scale) {
-            o.server_retention = Some("2m".into());
         }
         o
     }

@@ -103,27 +103,30 @@ pub async fn resume_metrics(state: &AppState) -> AppResult<()> {
 
 /// Delete events (and their bodies) and outbox emails older than `--retention`, in paced
 /// batches (`in_batches`); returns how many rows went. A table that fails is retried on the
-/// next run; the other is still cleaned.
+/// next run; the other is still cleaned. The counters move per batch, so a long run over a
+/// backlog shows its progress.
 pub async fn enforce_retention(state: &AppState) -> AppResult<usize> {
     let cutoff_ms = state.now_ms() - state.config.retention.as_millis() as i64;
     let cutoff_secs = cutoff_ms.div_euclid(1000);
+    let jobs = Arc::clone(&state.metrics);
+    jobs.jobs.retention_runs.fetch_add(1, Ordering::Relaxed);
+    let counted = Arc::clone(&jobs);
     let events = in_batches(state, move |c, limit| {
-        store::orders::delete_events_before(c, cutoff_ms, limit)
+        let n = store::orders::delete_events_before(c, cutoff_ms, limit)?;
+        counted.jobs.deleted_events.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     })
     .await;
+    let counted = Arc::clone(&jobs);
     let outbox = in_batches(state, move |c, limit| {
-        store::outbox::delete_before(c, cutoff_secs, limit)
+        let n = store::outbox::delete_before(c, cutoff_secs, limit)?;
+        counted.jobs.deleted_emails.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     })
     .await;
-    let jobs = &state.metrics.jobs;
-    jobs.retention_runs.fetch_add(1, Ordering::Relaxed);
     let mut total = 0;
-    for (table, deleted, counter) in [
-        ("events", &events, &jobs.deleted_events),
-        ("outbox", &outbox, &jobs.deleted_emails),
-    ] {
+    for (table, deleted) in [("events", &events), ("outbox", &outbox)] {
         if let Ok(n) = deleted {
-            counter.fetch_add(*n as u64, Ordering::Relaxed);
             total += n;
             if *n > 0 {
                 tracing::info!(table, deleted = n, "retention: old rows deleted");
