@@ -10,6 +10,7 @@ pub mod password;
 pub mod phone;
 pub mod secret;
 pub mod signature;
+pub mod source;
 pub mod text;
 pub mod violation;
 
