@@ -1,6 +1,9 @@
 //! The HTTP error type: one place maps every failure to a status and a contract-shaped body.
 
-use crate::app::{self, Missing, ingest::Rejection};
+use crate::{
+    app::{self, Missing, ingest::Rejection},
+    domain::source::{Kind, Refusal},
+};
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, http::header};
 use serde::Serialize;
 use std::fmt;
@@ -195,6 +198,20 @@ impl From<app::Error> for ApiError {
                 "This setup link is invalid, expired or already used. Restart hookgate for a new one, or use `hookgate admin create`.",
             ),
             E::RateLimited(r) => ApiError::rate_limited(r.retry_after_secs),
+            E::SlugTaken => ApiError::conflict("slug_taken", "A source with this slug exists."),
+            E::UnknownSource => {
+                ApiError::not_found("unknown_source", "No enabled source has this address.")
+            }
+            E::SourceRefused { refusal, kind } => source_refusal(refusal, kind),
+            E::ChallengeRefused => ApiError::forbidden(
+                "invalid_verify_token",
+                "hub.mode must be subscribe and hub.verify_token the source's verify token.",
+            ),
+            E::MethodNotAllowed => ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Only Meta sources answer GET (the subscription check); send webhooks with POST.",
+            ),
             E::Webhook(r) => rejection(r),
             E::Storage(e) => e.into(),
             E::Internal => ApiError::internal(),
@@ -209,8 +226,28 @@ fn not_found(missing: Missing) -> ApiError {
         Missing::Admin => ("admin_not_found", "No admin with this email."),
         Missing::Event => ("event_not_found", "No event with this id."),
         Missing::Order => ("order_not_found", "No such order."),
+        Missing::Source => ("source_not_found", "No source with this id."),
     };
     ApiError::not_found(code, message)
+}
+
+fn source_refusal(refusal: Refusal, kind: Kind) -> ApiError {
+    let label = kind.label();
+    let message = match refusal {
+        Refusal::MissingSignature => {
+            format!("The request carries no {label} signature (or its timestamp).")
+        }
+        Refusal::InvalidSignature => format!(
+            "The {label} signature does not match the body; check the secret configured for \
+             this source."
+        ),
+        Refusal::TimestampOutOfTolerance => {
+            "The signature's timestamp is outside the accepted window; check the sender's clock \
+             or a replay."
+                .to_string()
+        }
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, refusal.code(), message)
 }
 
 fn rejection(r: Rejection) -> ApiError {

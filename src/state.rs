@@ -2,7 +2,7 @@
 //! and counters. Built once by `startup`, cloned cheaply into every handler and job.
 
 use crate::{
-    app::{health::Readiness, keys::KeyCache},
+    app::{health::Readiness, keys::KeyCache, source_ingest::SourceCache},
     clock::Clock,
     config::Config,
     crypto::Crypto,
@@ -25,6 +25,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
     pub passwords: Arc<Passwords>,
+    pub sources: Arc<SourceCache>,
 }
 
 impl AppState {
@@ -40,6 +41,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             readiness: Arc::new(Readiness::default()),
             passwords: Arc::new(Passwords::for_this_machine()),
+            sources: Arc::new(SourceCache::default()),
         }
     }
 

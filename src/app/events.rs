@@ -16,8 +16,29 @@ pub fn filter(
     merchant_id: Option<&str>,
     status: Option<&str>,
     since: Option<&str>,
+    source: Option<&str>,
+    topic: Option<&str>,
 ) -> AppResult<EventFilter> {
     let mut v = Vec::new();
+    let source = match source.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) if super::sources::valid_slug(s) => Some(s.to_string()),
+        Some(_) => {
+            v.push(Violation::new(
+                "source",
+                "must be orders or a source's slug (a-z, 0-9 and -)",
+            ));
+            None
+        }
+    };
+    let topic = match topic.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) if t.len() <= 128 => Some(t.to_string()),
+        Some(_) => {
+            v.push(Violation::new("topic", "must be at most 128 characters"));
+            None
+        }
+    };
     let outcome = match status.filter(|s| !s.is_empty()) {
         None => None,
         Some(s @ ("accepted" | "rejected")) => Some(s.to_string()),
@@ -44,6 +65,8 @@ pub fn filter(
     }
     Ok(EventFilter {
         merchant_id: merchant_id.filter(|m| !m.is_empty()).map(str::to_string),
+        source,
+        topic,
         outcome,
         since_ms,
         before_seq: None,

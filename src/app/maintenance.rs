@@ -113,14 +113,20 @@ pub async fn enforce_retention(state: &AppState) -> AppResult<usize> {
     let counted = Arc::clone(&jobs);
     let events = in_batches(state, move |c, limit| {
         let n = store::orders::delete_events_before(c, cutoff_ms, limit)?;
-        counted.jobs.deleted_events.fetch_add(n as u64, Ordering::Relaxed);
+        counted
+            .jobs
+            .deleted_events
+            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     })
     .await;
     let counted = Arc::clone(&jobs);
     let outbox = in_batches(state, move |c, limit| {
         let n = store::outbox::delete_before(c, cutoff_secs, limit)?;
-        counted.jobs.deleted_emails.fetch_add(n as u64, Ordering::Relaxed);
+        counted
+            .jobs
+            .deleted_emails
+            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     })
     .await;

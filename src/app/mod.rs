@@ -18,6 +18,8 @@ pub mod passwords;
 pub mod records;
 pub mod secrets;
 pub mod sessions;
+pub mod source_ingest;
+pub mod sources;
 
 use crate::{
     domain::{Violation, kyc::TransitionRefused},
@@ -52,6 +54,19 @@ pub enum Error {
     SetupLinkInvalid,
     /// Over a rate limit.
     RateLimited(RateLimited),
+    /// A source with this slug exists.
+    SlugTaken,
+    /// No enabled source has this slug.
+    UnknownSource,
+    /// A provider's request failed verification.
+    SourceRefused {
+        refusal: crate::domain::source::Refusal,
+        kind: crate::domain::source::Kind,
+    },
+    /// Meta's subscription check with a wrong or missing verify token.
+    ChallengeRefused,
+    /// `GET` on the ingest URL of a source that is not Meta.
+    MethodNotAllowed,
     /// An inbound webhook refused by the ingestion pipeline.
     Webhook(ingest::Rejection),
     /// The store failed.
@@ -68,6 +83,7 @@ pub enum Missing {
     Admin,
     Event,
     Order,
+    Source,
 }
 
 impl Error {

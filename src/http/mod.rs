@@ -38,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, https: bool) {
             .route("/healthz", web::get().to(api::health::healthz))
             .route("/readyz", web::get().to(api::health::readyz))
             .route("/metrics", web::get().to(api::health::metrics))
+            .route("/in/{slug}", web::post().to(api::source_ingest::receive))
+            .route("/in/{slug}", web::get().to(api::source_ingest::challenge))
             .route("/static/{path:.*}", web::get().to(assets::serve))
             .service(ui::admin::scope())
             .configure(ui::merchant::configure)
@@ -69,7 +71,8 @@ fn security_headers(https: bool) -> middleware::DefaultHeaders {
 
 /// Unknown routes: JSON under /api, the HTML error page elsewhere.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    if req.path().starts_with("/api/") || req.path() == "/metrics" {
+    if req.path().starts_with("/api/") || req.path().starts_with("/in/") || req.path() == "/metrics"
+    {
         actix_web::ResponseError::error_response(&ApiError::not_found(
             "not_found",
             format!("No route for {} {}.", req.method(), req.path()),

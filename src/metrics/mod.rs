@@ -140,6 +140,10 @@ struct State {
 pub struct Metrics {
     state: Mutex<State>,
     pub jobs: JobStats,
+    /// Source requests since start, by (source slug, outcome, reason).
+    sources: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    /// The same per hour (start of the hour, slug, reason), the last 25 hours.
+    source_hours: Mutex<BTreeMap<(i64, String, &'static str), u64>>,
 }
 
 /// What the background jobs that write have done since the process started.
@@ -166,6 +170,52 @@ impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock only means a panic elsewhere while counting; the counts stay usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count one request to a source: `outcome` accepted or rejected, `reason` accepted,
+    /// duplicate, rate_limited or the refusal's code. Sources are few (admins create them), so
+    /// the series are bounded.
+    pub fn record_source(
+        &self,
+        source: &str,
+        outcome: &'static str,
+        reason: &'static str,
+        now: i64,
+    ) {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        *sources
+            .entry((source.to_string(), outcome, reason))
+            .or_default() += 1;
+        drop(sources);
+        let hour = hour_of(now);
+        let mut hours = self.source_hours.lock().unwrap_or_else(|p| p.into_inner());
+        *hours.entry((hour, source.to_string(), reason)).or_default() += 1;
+        let oldest = hour - 24 * 3600;
+        if hours
+            .first_key_value()
+            .is_some_and(|((h, _, _), _)| *h < oldest)
+        {
+            hours.retain(|(h, _, _), _| *h >= oldest);
+        }
+    }
+
+    /// A source's counts by reason over the 24 hours before `now` (since this process started).
+    pub fn source_day(&self, source: &str, now: i64) -> BTreeMap<&'static str, u64> {
+        let from = hour_of(now) - 23 * 3600;
+        let hours = self.source_hours.lock().unwrap_or_else(|p| p.into_inner());
+        let mut by_reason = BTreeMap::new();
+        for ((h, s, reason), n) in hours.iter() {
+            if *h >= from && s == source {
+                *by_reason.entry(*reason).or_default() += n;
+            }
+        }
+        by_reason
+    }
+
+    /// The source counters, for Prometheus.
+    pub fn source_totals(&self) -> Vec<((String, &'static str, &'static str), u64)> {
+        let sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        sources.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Count one request.

@@ -13,6 +13,7 @@ pub fn render(
     database_bytes: u64,
     dropped_log_lines: u64,
     password_refusals: u64,
+    sources: &[((String, &'static str, &'static str), u64)],
 ) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(
@@ -107,6 +108,18 @@ pub fn render(
         let _ = writeln!(
             out,
             "hookgate_retention_deleted_rows_total{{table=\"{table}\"}} {n}"
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_source_requests_total Requests to provider sources by outcome and reason.\n\
+         # TYPE hookgate_source_requests_total counter"
+    );
+    for ((source, outcome, reason), n) in sources {
+        let _ = writeln!(
+            out,
+            "hookgate_source_requests_total{{source=\"{source}\",outcome=\"{outcome}\",reason=\"{reason}\"}} {n}"
         );
     }
 

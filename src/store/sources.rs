@@ -222,6 +222,96 @@ pub fn live_secrets(
     Ok(rows)
 }
 
+/// A verified request from a source, ready to be stored.
+pub struct SourceEvent {
+    pub event_id: String,
+    /// The source's slug.
+    pub source: String,
+    pub dedup_id: String,
+    pub topic: String,
+    pub sender: Option<String>,
+    pub received_at_ms: i64,
+    pub client_ip: String,
+    pub body: Vec<u8>,
+    pub body_hash: Vec<u8>,
+    pub duration_us: i64,
+    /// JSON of the non-secret request headers.
+    pub headers: String,
+}
+
+/// What storing a source event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Accepted {
+        event_id: String,
+    },
+    /// The source sent this id before: the first event's id, nothing written.
+    Duplicate {
+        event_id: String,
+    },
+}
+
+/// The accepted event of `dedup_id` from `source`, if any.
+pub fn accepted_event(
+    conn: &Connection,
+    source: &str,
+    dedup_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(optional(
+        conn.prepare_cached(
+            "SELECT id FROM events
+             WHERE source = ?1 AND webhook_id = ?2 AND outcome = 'accepted' AND merchant_id IS NULL",
+        )?
+        .query_row(params![source, dedup_id], |r| r.get(0)),
+    )?)
+}
+
+/// Store an accepted source event unless its id was seen (runs in the writer's transaction, so
+/// concurrent duplicates are serialised: exactly one is stored).
+pub fn ingest(conn: &Connection, e: &SourceEvent) -> StoreResult<Stored> {
+    if let Some(event_id) = accepted_event(conn, &e.source, &e.dedup_id)? {
+        return Ok(Stored::Duplicate { event_id });
+    }
+    insert_event(conn, e, "accepted", "accepted")?;
+    Ok(Stored::Accepted {
+        event_id: e.event_id.clone(),
+    })
+}
+
+/// Record a verified event that was refused (`reason`, e.g. `rate_limited`), with its body.
+pub fn record_rejected(conn: &Connection, e: &SourceEvent, reason: &str) -> StoreResult<()> {
+    insert_event(conn, e, "rejected", reason)
+}
+
+fn insert_event(
+    conn: &Connection,
+    e: &SourceEvent,
+    outcome: &str,
+    reason: &str,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (id, source, merchant_id, webhook_id, topic, received_at_ms, client_ip,
+             body, body_hash, outcome, reason, duration_us, headers, sender)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        e.event_id,
+        e.source,
+        e.dedup_id,
+        e.topic,
+        e.received_at_ms,
+        e.client_ip,
+        e.body,
+        e.body_hash,
+        outcome,
+        reason,
+        e.duration_us,
+        e.headers,
+        e.sender
+    ])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +409,43 @@ mod tests {
         update(&c, "src_1", &clear, 170).unwrap();
         assert_eq!(get(&c, "src_1").unwrap().unwrap().sender_rate, None);
         assert!(!update(&c, "src_nope", &clear, 170).unwrap());
+    }
+
+    fn event(id: &str, dedup: &str) -> SourceEvent {
+        SourceEvent {
+            event_id: id.into(),
+            source: "gh".into(),
+            dedup_id: dedup.into(),
+            topic: "push".into(),
+            sender: None,
+            received_at_ms: 1,
+            client_ip: "::1".into(),
+            body: b"{}".to_vec(),
+            body_hash: vec![0],
+            duration_us: 1,
+            headers: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_source_event_is_stored_once_per_id_and_rejections_do_not_count() {
+        let c = db();
+        record_rejected(&c, &event("evt_0", "d1"), "rate_limited").unwrap();
+        assert_eq!(
+            ingest(&c, &event("evt_1", "d1")).unwrap(),
+            Stored::Accepted {
+                event_id: "evt_1".into()
+            }
+        );
+        assert_eq!(
+            ingest(&c, &event("evt_2", "d1")).unwrap(),
+            Stored::Duplicate {
+                event_id: "evt_1".into()
+            }
+        );
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2, "the rejection and one accepted event");
     }
 }

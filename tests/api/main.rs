@@ -16,5 +16,6 @@ mod orders;
 mod pages;
 mod proxy;
 mod secrets;
+mod sources;
 mod webdriver;
 mod webhooks;

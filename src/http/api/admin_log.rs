@@ -98,6 +98,8 @@ pub async fn audit(
 #[derive(Deserialize)]
 pub struct EventsQuery {
     merchant_id: Option<String>,
+    source: Option<String>,
+    topic: Option<String>,
     status: Option<String>,
     since: Option<String>,
     limit: Option<u32>,
@@ -108,7 +110,8 @@ pub struct EventsQuery {
 #[derive(Serialize)]
 struct EventBody<'a> {
     event_id: &'a str,
-    merchant_id: &'a str,
+    source: &'a str,
+    merchant_id: Option<&'a str>,
     webhook_id: &'a str,
     topic: &'a str,
     received_at: String,
@@ -118,6 +121,11 @@ struct EventBody<'a> {
     order_id: Option<&'a str>,
     response_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<&'a str>,
+    /// The request headers kept (never a signature or credential); on the single event only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<serde_json::Value>,
 }
 
@@ -125,7 +133,8 @@ impl<'a> EventBody<'a> {
     fn of(e: &'a Event) -> Self {
         EventBody {
             event_id: &e.id,
-            merchant_id: &e.merchant_id,
+            source: &e.source,
+            merchant_id: e.merchant_id.as_deref(),
             webhook_id: &e.webhook_id,
             topic: &e.topic,
             received_at: clock::rfc3339_ms(e.received_at_ms),
@@ -134,12 +143,14 @@ impl<'a> EventBody<'a> {
             reason: &e.reason,
             order_id: e.order_id.as_deref(),
             response_ms: e.duration_us as f64 / 1000.0,
+            sender: e.sender.as_deref(),
+            headers: None,
             body: None,
         }
     }
 }
 
-/// `GET /api/v1/admin/events?merchant_id=&status=&since=`
+/// `GET /api/v1/admin/events?merchant_id=&source=&topic=&status=&since=`
 pub async fn events(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -150,6 +161,8 @@ pub async fn events(
         q.merchant_id.as_deref(),
         q.status.as_deref(),
         q.since.as_deref(),
+        q.source.as_deref(),
+        q.topic.as_deref(),
     )?;
     let events = app::events::list(&state, filter, page).await?;
     Ok(HttpResponse::Ok().json(PageBody {
@@ -170,5 +183,6 @@ pub async fn event(
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(raw).into_owned()));
     let mut shown = EventBody::of(&e);
     shown.body = Some(body);
+    shown.headers = serde_json::from_str(&e.headers).ok();
     Ok(HttpResponse::Ok().json(shown))
 }

@@ -128,6 +128,7 @@ pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRespo
         DataPaths::new(&state.config).database_size(),
         telemetry::dropped_lines(),
         state.passwords.refusals(),
+        &state.metrics.source_totals(),
     );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

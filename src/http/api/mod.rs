@@ -8,6 +8,8 @@ pub mod ingest;
 pub mod kyc;
 pub mod orders;
 pub mod secret;
+pub mod source_ingest;
+pub mod sources;
 
 use actix_web::web;
 
@@ -45,6 +47,14 @@ pub fn scope() -> actix_web::Scope {
                 .route(
                     "/merchants/{merchant_id}/revoke",
                     web::post().to(admin_kyc::revoke),
+                )
+                .route("/sources", web::post().to(sources::create))
+                .route("/sources", web::get().to(sources::list))
+                .route("/sources/{source_id}", web::get().to(sources::get))
+                .route("/sources/{source_id}", web::patch().to(sources::update))
+                .route(
+                    "/sources/{source_id}/secret",
+                    web::post().to(sources::rotate),
                 )
                 .route("/outbox", web::get().to(admin_log::outbox))
                 .route("/audit", web::get().to(admin_log::audit))

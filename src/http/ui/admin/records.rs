@@ -55,7 +55,7 @@ pub(super) async fn events(
         query_escape(&since)
     );
     let (events, next_cursor, error) =
-        match app::events::filter(Some(&merchant_id), Some(&status), Some(&since)) {
+        match app::events::filter(Some(&merchant_id), Some(&status), Some(&since), None, None) {
             Ok(filter) => {
                 let found = app::events::list(&state, filter, page_request).await?;
                 (found.items, found.next_cursor, None)
@@ -127,7 +127,7 @@ pub(super) async fn event(
         chrome: chrome(&state, &s, "events"),
         e: EventView {
             event_id: e.id.clone(),
-            merchant_id: e.merchant_id.clone(),
+            merchant_id: e.merchant_id.clone().unwrap_or_default(),
             webhook_id: e.webhook_id.clone(),
             topic: e.topic.clone(),
             outcome: e.outcome.clone(),
