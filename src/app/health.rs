@@ -159,6 +159,28 @@ pub async fn stats(state: &AppState, hours: i64) -> AppResult<Vec<(i64, Bucket)>
         .collect())
 }
 
+/// Every hour of the last `hours` of a provider source, oldest first, with its counts by
+/// reason. Per-source counts are kept in memory for 24 hours: older hours are empty.
+pub fn source_stats(
+    state: &AppState,
+    slug: &str,
+    hours: i64,
+) -> AppResult<Vec<(i64, std::collections::BTreeMap<&'static str, u64>)>> {
+    if !super::sources::valid_slug(slug) {
+        return Err(
+            crate::domain::Violation::new("source", "must be orders or a source's slug").into(),
+        );
+    }
+    let mut kept = state.metrics.source_hours(slug);
+    let first = hour_of(state.now()) - (hours - 1) * 3600;
+    Ok((0..hours)
+        .map(|i| {
+            let hour = first + i * 3600;
+            (hour, kept.remove(&hour).unwrap_or_default())
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,10 +188,15 @@ fn sender_quota(rate: Rate) -> governor::Quota {
 }
 
 /// The enabled source behind `slug` (the first check of the order), or `unknown_source`.
-pub async fn source(state: &AppState, slug: &str) -> AppResult<Arc<LiveSource>> {
+/// A miss counts against the client's per-IP failure budget, so guessing slugs is throttled.
+pub async fn source(state: &AppState, ip: IpAddr, slug: &str) -> AppResult<Arc<LiveSource>> {
+    state.limits.ip_blocked(ip)?;
     match state.sources.lookup(state, slug).await? {
         Some(s) if s.enabled => Ok(s),
-        _ => Err(Error::UnknownSource),
+        _ => {
+            state.limits.ip_failed(ip)?;
+            Err(Error::UnknownSource)
+        }
     }
 }
 
@@ -217,6 +222,9 @@ pub enum Outcome {
     },
     /// Over `sender_rate`: stored as a rejected event, answered 200.
     RateLimited,
+    /// Slack's signed `url_verification` when a Request URL is saved: answered with its
+    /// challenge, not stored.
+    SlackChallenge(String),
 }
 
 /// Receive one request for `source`.
@@ -270,6 +278,13 @@ pub async fn receive(
         topic,
         sender,
     } = verified;
+    if source.kind == Kind::Slack && topic == "url_verification" {
+        let challenge = serde_json::from_slice::<serde_json::Value>(req.body)
+            .ok()
+            .and_then(|v| v["challenge"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        return Ok(Outcome::SlackChallenge(challenge));
+    }
     // A duplicate is answered as one even when its sender is over the rate.
     let (slug, id) = (source.slug.clone(), dedup_id.clone());
     if let Some(event_id) = state

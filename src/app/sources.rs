@@ -125,6 +125,13 @@ pub async fn create(state: &AppState, actor: &str, req: Create) -> AppResult<Cre
             ));
             None
         }
+        Some("orders") => {
+            v.push(Violation::new(
+                "slug",
+                "orders is the built-in source of merchants' order webhooks; choose another",
+            ));
+            None
+        }
         Some(s) => Some(s.to_string()),
     };
     let kind = match req.kind.as_deref().map(str::trim) {

@@ -199,6 +199,18 @@ impl Metrics {
         }
     }
 
+    /// A source's counts per hour and reason (the hours still kept: the last 24).
+    pub fn source_hours(&self, source: &str) -> BTreeMap<i64, BTreeMap<&'static str, u64>> {
+        let hours = self.source_hours.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: BTreeMap<i64, BTreeMap<&'static str, u64>> = BTreeMap::new();
+        for ((h, s, reason), n) in hours.iter() {
+            if s == source {
+                *out.entry(*h).or_default().entry(*reason).or_default() += n;
+            }
+        }
+        out
+    }
+
     /// A source's counts by reason over the 24 hours before `now` (since this process started).
     pub fn source_day(&self, source: &str, now: i64) -> BTreeMap<&'static str, u64> {
         let from = hour_of(now) - 23 * 3600;

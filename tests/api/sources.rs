@@ -414,6 +414,22 @@ async fn every_kind_accepts_its_providers_signature_once_and_refuses_tampering()
             github["source_id"].as_str().unwrap()
         ))
         .await;
+    let stats = app
+        .admin_get("/api/v1/stats?hours=2&source=src-github")
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    let now = &stats.body["buckets"][1];
+    assert_eq!(
+        (&now["received"], &now["accepted"], &now["duplicates"]),
+        (&json!(5), &json!(1), &json!(1)),
+        "{now}"
+    );
+    assert_eq!(
+        now["rejected"],
+        json!({"invalid_signature": 2, "missing_signature": 1})
+    );
+    let orders = app.admin_get("/api/v1/stats?hours=1&source=orders").await;
+    assert_eq!(orders.body["buckets"][0]["received"], 0, "{}", orders.body);
     assert_eq!(
         detail.body["stats_24h"],
         json!({"received": 5, "accepted": 1, "duplicates": 1, "rejected": 3, "rate_limited": 0}),
@@ -703,6 +719,9 @@ async fn a_bad_create_lists_every_problem_at_once() {
     app.create_source(K::Github.create("gh"))
         .await
         .assert_error(409, "slug_taken");
+    let reserved = app.create_source(K::Github.create("orders")).await;
+    reserved.assert_error(422, "validation_failed");
+    assert_eq!(reserved.violation_fields(), ["slug"]);
 }
 
 #[tokio::test]
@@ -722,4 +741,184 @@ async fn merchants_cannot_manage_sources_and_secrets_stay_sealed() {
     for secret in [K::Paystack.secret(), K::Meta.secret(), "meta-verify-token"] {
         assert!(!contains(&bytes, secret.as_bytes()), "{secret} is sealed");
     }
+}
+
+#[tokio::test]
+async fn the_console_creates_shows_disables_and_rotates_a_source() {
+    // Plain http, so that the test's cookie jar keeps the (otherwise Secure) session cookie.
+    let app = spawn_app_with(|o| o.public_url = Some("http://hooks.example.test".into())).await;
+    let admin = app.admin_browser().await;
+    let list = admin.page("/admin/sources").await;
+    assert!(list.contains("No sources yet."), "{list}");
+    assert!(list.contains(r#"<option value="paystack">Paystack</option>"#));
+
+    // The form follows the kind: generic HMAC asks for its options, GitHub does not.
+    let hmac_form = admin.page("/admin/sources/new?kind=hmac").await;
+    assert!(hmac_form.contains(r#"name="header""#));
+    assert!(hmac_form.contains(r#"name="topic_pointer""#));
+    let github_form = admin.page("/admin/sources/new?kind=github").await;
+    assert!(!github_form.contains(r#"name="header""#));
+    let csrf = csrf_in(&github_form);
+
+    // Every error at once, the typed values kept, the secret never echoed.
+    let refused = admin
+        .post_form(
+            "/admin/sources",
+            &[
+                ("csrf", &csrf),
+                ("kind", "hmac"),
+                ("slug", "Not OK"),
+                ("name", "Partner feed"),
+                ("secret", "typed-secret-value"),
+                ("header", ""),
+                ("algorithm", "sha256"),
+                ("encoding", "hex"),
+                ("sender_rate", "lots"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    for expected in [
+        "Partner feed",
+        "Not OK",
+        "1 to 64 characters",
+        "sender_rate",
+        "lots",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    assert!(
+        !html.contains("typed-secret-value"),
+        "the secret is not echoed"
+    );
+
+    let created = admin
+        .post_form(
+            "/admin/sources",
+            &[
+                ("csrf", &csrf),
+                ("kind", "github"),
+                ("slug", "gh"),
+                ("secret", K::Github.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/admin/sources/src_"), "{location}");
+    let path = location.split('?').next().unwrap().to_string();
+    let detail = admin.page(&location).await;
+    assert!(
+        detail.contains("http://hooks.example.test/in/gh"),
+        "{detail}"
+    );
+
+    // A forged delivery shows up among the failures, with its IP and reason.
+    let forged = K::Github.sign("gh", "wrong secret", "d-1", app.now());
+    app.deliver("gh", &forged)
+        .await
+        .assert_error(401, "invalid_signature");
+    let detail = admin.page(&path).await;
+    assert!(
+        detail.contains("127.0.0.1") && detail.contains("invalid_signature"),
+        "{detail}"
+    );
+
+    let disabled = admin
+        .post_form(&format!("{path}/disable"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .page(&path)
+            .await
+            .contains(r#"id="source-state">disabled"#)
+    );
+    let signed = K::Github.sign("gh", K::Github.secret(), "d-2", app.now());
+    app.deliver("gh", &signed)
+        .await
+        .assert_error(404, "unknown_source");
+    admin
+        .post_form(&format!("{path}/enable"), &[("csrf", &csrf)])
+        .await;
+
+    let rotated = admin
+        .post_form(
+            &format!("{path}/secret"),
+            &[("csrf", &csrf), ("secret", "rotated secret")],
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::SEE_OTHER);
+    let new = K::Github.sign("gh", "rotated secret", "d-3", app.now());
+    assert_eq!(app.deliver("gh", &new).await.body["status"], "accepted");
+    let old = K::Github.sign("gh", K::Github.secret(), "d-4", app.now());
+    assert_eq!(app.deliver("gh", &old).await.body["status"], "accepted");
+
+    // A generated Standard Webhooks secret is shown once, on the page after creating.
+    let svix_form = admin
+        .page("/admin/sources/new?kind=standard_webhooks")
+        .await;
+    let created = admin
+        .post_form(
+            "/admin/sources",
+            &[
+                ("csrf", &csrf_in(&svix_form)),
+                ("kind", "standard_webhooks"),
+                ("slug", "svix"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let html = created.text().await.unwrap();
+    let secret = html
+        .split(r#"<code id="source-secret">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_string();
+    assert!(secret.starts_with("whsec_"), "{html}");
+    let listed = admin.page("/admin/sources").await;
+    assert!(!listed.contains(&secret));
+}
+
+#[tokio::test]
+async fn slack_url_verification_is_answered_with_its_challenge_and_not_stored() {
+    let app = spawn().await;
+    app.create_source(K::Slack.create("slack")).await;
+    let body = r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let ts = app.now();
+    let sig = hex::encode(mac(
+        hmac::HMAC_SHA256,
+        K::Slack.secret().as_bytes(),
+        format!("v0:{ts}:{body}").as_bytes(),
+    ));
+    let signed = Signed {
+        headers: vec![
+            ("X-Slack-Request-Timestamp".into(), ts.to_string()),
+            ("X-Slack-Signature".into(), format!("v0={sig}")),
+        ],
+        body: body.as_bytes().to_vec(),
+    };
+    let answer = app.deliver("slack", &signed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.body["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    assert!(app.source_events("slack").await.is_empty());
+}
+
+#[tokio::test]
+async fn guessing_slugs_spends_the_ip_failure_budget() {
+    // A burst of 3 (one second's worth); the four requests take milliseconds.
+    let app = spawn_app_with(|o| o.ip_rate = Some("3/s".into())).await;
+    for i in 0..3 {
+        app.post_webhook(&format!("/in/guess-{i}"), &[], "{}")
+            .await
+            .assert_error(404, "unknown_source");
+    }
+    app.post_webhook("/in/guess-9", &[], "{}")
+        .await
+        .assert_error(429, "rate_limited");
 }

@@ -75,6 +75,8 @@ pub async fn health(
 #[derive(Deserialize)]
 pub struct StatsQuery {
     hours: Option<i64>,
+    /// `orders` (the default) or a provider source's slug.
+    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +104,35 @@ pub async fn stats(
     q: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let hours = app::health::stats_hours(q.hours)?;
+    if let Some(slug) = q.source.as_deref().filter(|s| *s != "orders") {
+        let buckets = app::health::source_stats(&state, slug, hours)?
+            .into_iter()
+            .map(|(hour, by_reason)| {
+                let mut body = HourBody {
+                    hour: clock::rfc3339(hour),
+                    received: by_reason.values().sum(),
+                    accepted: 0,
+                    rejected: Default::default(),
+                    duplicates: 0,
+                    rate_limited: 0,
+                    p50_response_ms: None,
+                    p95_response_ms: None,
+                };
+                for (reason, n) in by_reason {
+                    match reason {
+                        "accepted" => body.accepted += n,
+                        "duplicate" => body.duplicates += n,
+                        "rate_limited" => body.rate_limited += n,
+                        other => {
+                            body.rejected.insert(other.to_string(), n);
+                        }
+                    }
+                }
+                body
+            })
+            .collect();
+        return Ok(HttpResponse::Ok().json(StatsBody { hours, buckets }));
+    }
     let buckets = app::health::stats(&state, hours)
         .await?
         .into_iter()

@@ -32,7 +32,8 @@ pub async fn receive(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let source = app::source_ingest::source(&state, &slug).await?;
+    let ip = client_ip(&req);
+    let source = app::source_ingest::source(&state, ip, &slug).await?;
     let body = read_body(&req, payload, state.config.max_body).await?;
     let headers: Vec<(String, String)> = req
         .headers()
@@ -43,7 +44,7 @@ pub async fn receive(
         })
         .collect();
     let request = SourceRequest {
-        ip: client_ip(&req),
+        ip,
         headers: &headers,
         body: &body,
         query: Some(req.query_string()),
@@ -54,6 +55,9 @@ pub async fn receive(
         Outcome::Accepted { event_id } => ("accepted", Some(event_id)),
         Outcome::Duplicate { event_id } => ("duplicate", Some(event_id)),
         Outcome::RateLimited => ("rate_limited", None),
+        Outcome::SlackChallenge(challenge) => {
+            return Ok(HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge })));
+        }
     };
     if source.kind == Kind::Twilio {
         // Twilio reads the answer as TwiML: an empty response does nothing.
@@ -77,10 +81,11 @@ pub struct Challenge {
 /// `GET /in/{slug}`: Meta's subscription check; 405 for every other kind.
 pub async fn challenge(
     state: web::Data<AppState>,
+    req: HttpRequest,
     slug: web::Path<String>,
     q: web::Query<Challenge>,
 ) -> Result<HttpResponse, ApiError> {
-    let source = app::source_ingest::source(&state, &slug).await?;
+    let source = app::source_ingest::source(&state, client_ip(&req), &slug).await?;
     let answer = app::source_ingest::meta_challenge(
         &source,
         q.mode.as_deref(),

@@ -66,6 +66,8 @@ pub(super) async fn merchants(
 /// An event row of the admin tables.
 pub struct EventRow {
     pub event_id: String,
+    pub source: String,
+    pub topic: String,
     pub webhook_id: String,
     pub outcome: String,
     pub reason: String,
@@ -79,6 +81,8 @@ pub(super) fn event_rows(events: &[store::orders::Event]) -> Vec<EventRow> {
         .iter()
         .map(|e| EventRow {
             event_id: e.id.clone(),
+            source: e.source.clone(),
+            topic: e.topic.clone(),
             webhook_id: e.webhook_id.clone(),
             outcome: e.outcome.clone(),
             reason: e.reason.clone(),

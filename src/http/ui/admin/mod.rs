@@ -12,6 +12,7 @@ mod kyc;
 mod login;
 mod merchants;
 mod records;
+mod sources;
 
 /// Routes under `/admin`.
 pub fn scope() -> actix_web::Scope {
@@ -35,6 +36,22 @@ pub fn scope() -> actix_web::Scope {
         .route(
             "/merchants/{merchant_id}/revoke",
             web::post().to(merchants::revoke),
+        )
+        .route("/sources", web::get().to(sources::sources))
+        .route("/sources", web::post().to(sources::create))
+        .route("/sources/new", web::get().to(sources::new_source))
+        .route("/sources/{source_id}", web::get().to(sources::source))
+        .route(
+            "/sources/{source_id}/settings",
+            web::post().to(sources::settings),
+        )
+        .route(
+            "/sources/{source_id}/secret",
+            web::post().to(sources::rotate),
+        )
+        .route(
+            "/sources/{source_id}/{action}",
+            web::post().to(sources::set_enabled),
         )
         .route("/events", web::get().to(records::events))
         .route("/events/{event_id}", web::get().to(records::event))

@@ -21,6 +21,8 @@ use serde::Deserialize;
 struct EventsPage {
     chrome: Chrome,
     merchant_id: String,
+    source: String,
+    topic: String,
     status: String,
     since: String,
     events: Vec<EventRow>,
@@ -32,6 +34,8 @@ struct EventsPage {
 #[derive(Deserialize)]
 pub(super) struct EventsQuery {
     merchant_id: Option<String>,
+    source: Option<String>,
+    topic: Option<String>,
     status: Option<String>,
     since: Option<String>,
     cursor: Option<String>,
@@ -42,40 +46,52 @@ pub(super) async fn events(
     s: AdminSession,
     q: web::Query<EventsQuery>,
 ) -> UiResult {
-    let (merchant_id, status, since) = (
-        q.merchant_id.clone().unwrap_or_default(),
-        q.status.clone().unwrap_or_default(),
-        q.since.clone().unwrap_or_default(),
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (merchant_id, status, since, source, topic) = (
+        text(&q.merchant_id),
+        text(&q.status),
+        text(&q.since),
+        text(&q.source),
+        text(&q.topic),
     );
     let page_request = paging::request(Some(50), q.cursor.as_deref())?;
     let next_link = format!(
-        "/admin/events?merchant_id={}&status={}&since={}",
+        "/admin/events?merchant_id={}&status={}&since={}&source={}&topic={}",
         query_escape(&merchant_id),
         query_escape(&status),
-        query_escape(&since)
+        query_escape(&since),
+        query_escape(&source),
+        query_escape(&topic)
     );
-    let (events, next_cursor, error) =
-        match app::events::filter(Some(&merchant_id), Some(&status), Some(&since), None, None) {
-            Ok(filter) => {
-                let found = app::events::list(&state, filter, page_request).await?;
-                (found.items, found.next_cursor, None)
-            }
-            Err(app::Error::Invalid(violations)) => (
-                Vec::new(),
-                None,
-                Some(
-                    violations
-                        .iter()
-                        .map(|v| format!("{} {}", v.field, v.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
+    let (events, next_cursor, error) = match app::events::filter(
+        Some(&merchant_id),
+        Some(&status),
+        Some(&since),
+        Some(&source),
+        Some(&topic),
+    ) {
+        Ok(filter) => {
+            let found = app::events::list(&state, filter, page_request).await?;
+            (found.items, found.next_cursor, None)
+        }
+        Err(app::Error::Invalid(violations)) => (
+            Vec::new(),
+            None,
+            Some(
+                violations
+                    .iter()
+                    .map(|v| format!("{} {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ),
-            Err(e) => return Err(e.into()),
-        };
+        ),
+        Err(e) => return Err(e.into()),
+    };
     page(&EventsPage {
         chrome: chrome(&state, &s, "events"),
         merchant_id,
+        source,
+        topic,
         status,
         since,
         events: event_rows(&events),
@@ -87,6 +103,7 @@ pub(super) async fn events(
 
 struct EventView {
     event_id: String,
+    source: String,
     merchant_id: String,
     webhook_id: String,
     topic: String,
@@ -127,6 +144,7 @@ pub(super) async fn event(
         chrome: chrome(&state, &s, "events"),
         e: EventView {
             event_id: e.id.clone(),
+            source: e.source.clone(),
             merchant_id: e.merchant_id.clone().unwrap_or_default(),
             webhook_id: e.webhook_id.clone(),
             topic: e.topic.clone(),
