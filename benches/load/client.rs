@@ -40,6 +40,31 @@ pub fn order_batch(key_id: &str, key: &[u8], from: usize, n: usize) -> Arc<Vec<V
     )
 }
 
+/// The GitHub secret of the benchmark's source.
+pub const GITHUB_SECRET: &str = "benchmark github secret";
+
+/// A GitHub `push` delivery `n` of about 1 KiB (unique `X-GitHub-Delivery`), signed with
+/// HMAC-SHA256 as GitHub does, to `/in/{slug}`.
+fn github_request(slug: &str, n: usize) -> Vec<u8> {
+    let filler = "x".repeat(800);
+    let body = format!(
+        r#"{{"ref":"refs/heads/main","before":"{n:040}","after":"{n:040}","repository":{{"full_name":"acme/shop"}},"pusher":{{"name":"bench"}},"note":"{filler}"}}"#
+    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, GITHUB_SECRET.as_bytes());
+    let signature = hex::encode(ring::hmac::sign(&key, body.as_bytes()));
+    format!(
+        "POST /in/{slug} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: push\r\n\
+         X-GitHub-Delivery: bench-{n:012}\r\nX-Hub-Signature-256: sha256={signature}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+pub fn github_batch(slug: &str, from: usize, n: usize) -> Arc<Vec<Vec<u8>>> {
+    Arc::new((from..from + n).map(|i| github_request(slug, i)).collect())
+}
+
 pub const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 // ---------------------------------------------------------------------------------------------

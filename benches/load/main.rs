@@ -15,6 +15,8 @@
 //!   scale    fills the database to --scale-orders (3,000,000) orders, then runs the closed loop
 //!            and the paced loop again on it, across several runs of the background jobs
 //!            (retention deleting rows older than --server-retention, metric roll-ups);
+//!   sources  GitHub-signed deliveries of ~1 KiB to a provider source (/in/<slug>), closed loop,
+//!            --orders of them: accepted/s beside the orders figure of the same run;
 //!   login    --login-ips client IPs (127.0.0.2 on) try logins of unknown accounts for
 //!            --login-seconds while /healthz is polled and a real user logs in: peak RSS,
 //!            /healthz latency, the user's success.
@@ -35,7 +37,7 @@ mod scenarios;
 mod server;
 mod tally;
 
-use client::{HEALTHZ, order_batch};
+use client::{GITHUB_SECRET, HEALTHZ, github_batch, order_batch};
 use metrics::{metric, scrape, writer_line};
 use options::{Options, Scenario};
 use procstats::{CpuUse, cpu_snapshot, machine_cpu, memory, mib};
@@ -110,6 +112,7 @@ async fn run(o: Options) {
                 bench.results.final_memory = Some(memory(bench.pid));
             }
             Scenario::Scale => bench.scale().await,
+            Scenario::Sources => bench.sources().await,
             Scenario::Login => bench.login().await,
         }
     }
@@ -326,6 +329,50 @@ impl Bench {
                 100.0 * busy / elapsed.as_secs_f64(),
                 chunk_rates.join(" ")
             )),
+        );
+        self.results.push(r);
+    }
+
+    /// `--orders` GitHub deliveries to a source, closed loop.
+    async fn sources(&mut self) {
+        let slug = "bench-github";
+        let created = server::http_client()
+            .post(format!(
+                "http://127.0.0.1:{}/api/v1/admin/sources",
+                self.port
+            ))
+            .bearer_auth(&self.admin)
+            .json(&serde_json::json!({"slug": slug, "kind": "github", "secret": GITHUB_SECRET}))
+            .send()
+            .await
+            .expect("create the source");
+        assert!(
+            created.status().is_success() || created.status() == reqwest::StatusCode::CONFLICT,
+            "creating the source: {}",
+            created.status()
+        );
+        let n = self.o.orders;
+        let name = format!(
+            "sources (GitHub, 1 KiB), {} conns, closed",
+            self.o.concurrency
+        );
+        eprintln!("signing {n} GitHub deliveries…");
+        let requests = github_batch(slug, self.sent, n);
+        self.sent += n;
+        eprintln!("running: {name}");
+        let m0 = scrape(self.port, &self.admin).await;
+        let mut cpu = CpuUse::default();
+        let cpu0 = cpu_snapshot(self.pid);
+        let (mut t, elapsed) = closed_loop(self.port, self.o.concurrency, requests, n, None).await;
+        cpu.add(&cpu0, &cpu_snapshot(self.pid));
+        let m1 = scrape(self.port, &self.admin).await;
+        let mut r = row(&name, &mut t, elapsed, 200, memory(self.pid));
+        r.others = cpu.others_pct(elapsed);
+        self.results.sources_rate = Some(r.rate);
+        self.results.note(
+            &name,
+            cpu.line(elapsed),
+            Some(writer_line(&m0, &m1, elapsed)),
         );
         self.results.push(r);
     }

@@ -18,6 +18,8 @@ pub enum Scenario {
     /// Fill to --scale-orders, then the closed and paced loops again on the large database,
     /// across several runs of the background jobs
     Scale,
+    /// GitHub-signed deliveries of ~1 KiB to a provider source, closed loop (--orders of them)
+    Sources,
     /// Many client IPs try logins of unknown accounts for --login-seconds while /healthz is
     /// polled and a real user logs in: the server's memory and responsiveness
     Login,
@@ -34,7 +36,7 @@ pub enum Scenario {
     allow_negative_numbers = true
 )]
 pub struct Options {
-    /// Comma-separated subset of healthz,orders,paced,long,scale,login, run in this order
+    /// Comma-separated subset of healthz,orders,paced,long,scale,sources,login, run in this order
     /// (scale is long: about 5 GB and 10 minutes)
     #[arg(
         long,

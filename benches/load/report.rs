@@ -20,6 +20,8 @@ pub struct Results {
     /// The server's memory after the long run.
     pub final_memory: Option<Memory>,
     pub scale: Option<ScaleResult>,
+    /// The sources scenario's accepted/s.
+    pub sources_rate: Option<f64>,
     pub login: Option<crate::login::LoginFlood>,
 }
 
@@ -364,6 +366,14 @@ pub fn print_summary(
             );
         }
         None => println!("  scale paced run: {na}"),
+    }
+    match (results.sources_rate, closed) {
+        (Some(sources), Some((orders, _))) => println!(
+            "  sources accepted/s >= orders/s of the same run: {sources:.0} / {orders:.0} = {:.3}  {}",
+            sources / orders,
+            verdict(sources >= orders)
+        ),
+        _ => println!("  sources vs orders: {na} (run orders and sources)"),
     }
     match &results.login {
         Some(l) => {
