@@ -44,7 +44,7 @@ pub struct LiveSource {
     options: Option<HmacOptions>,
     verify_token: Option<Vec<u8>>,
     secrets: Vec<LiveSecret>,
-    sender_limit: Option<SenderLimiter>,
+    sender_limit: Option<Arc<SenderLimiter>>,
 }
 
 /// A request turned away before or at verification, for the source's page.
@@ -165,7 +165,7 @@ fn open(
         .sender_rate
         .as_deref()
         .and_then(|r| parse_rate(r).ok())
-        .map(|rate: Rate| RateLimiter::keyed(sender_quota(rate)));
+        .map(|rate: Rate| Arc::new(RateLimiter::keyed(sender_quota(rate))));
     Ok(LiveSource {
         id: source.id,
         slug: source.slug,
@@ -285,18 +285,6 @@ pub async fn receive(
             .unwrap_or_default();
         return Ok(Outcome::SlackChallenge(challenge));
     }
-    // A duplicate is answered as one even when its sender is over the rate.
-    let (slug, id) = (source.slug.clone(), dedup_id.clone());
-    if let Some(event_id) = state
-        .store
-        .read(move |c| store::sources::accepted_event(c, &slug, &id))
-        .await?
-    {
-        state
-            .metrics
-            .record_source(&source.slug, "accepted", "duplicate", now);
-        return Ok(Outcome::Duplicate { event_id });
-    }
     let event = SourceEvent {
         event_id: store::new_id("evt"),
         source: source.slug.clone(),
@@ -310,37 +298,40 @@ pub async fn receive(
         headers: recorded_headers(source, req.headers),
         sender: sender.clone(),
     };
-    if let Some(limit) = &source.sender_limit {
-        let key = sender.unwrap_or_else(|| source.slug.clone());
-        if limit.check_key(&key).is_err() {
-            state
-                .store
-                .write(move |c| store::sources::record_rejected(c, &event, "rate_limited"))
-                .await?;
-            state
-                .metrics
-                .record_source(&source.slug, "rejected", "rate_limited", now);
-            return Ok(Outcome::RateLimited);
-        }
-    }
+    // De-duplication, then the sender's rate, then the write: all in one writer job, so that
+    // a duplicate is answered as one even when its sender is over the rate, concurrent copies
+    // are serialised, and no extra read is paid on the hot path.
+    let limit = source.sender_limit.clone();
+    let key = sender.unwrap_or_else(|| source.slug.clone());
     let stored = state
         .store
-        .write(move |c| store::sources::ingest(c, &event))
+        .write(move |c| {
+            if let Some(event_id) =
+                store::sources::accepted_event(c, &event.source, &event.dedup_id)?
+            {
+                return Ok(Stored::Duplicate { event_id });
+            }
+            if limit.as_ref().is_some_and(|l| l.check_key(&key).is_err()) {
+                store::sources::record_rejected(c, &event, "rate_limited")?;
+                return Ok(Stored::RateLimited);
+            }
+            store::sources::ingest(c, &event)
+        })
         .await?;
-    Ok(match stored {
-        Stored::Accepted { event_id } => {
-            state
-                .metrics
-                .record_source(&source.slug, "accepted", "accepted", now);
-            Outcome::Accepted { event_id }
-        }
-        Stored::Duplicate { event_id } => {
-            state
-                .metrics
-                .record_source(&source.slug, "accepted", "duplicate", now);
-            Outcome::Duplicate { event_id }
-        }
-    })
+    let (reason, outcome) = match stored {
+        Stored::Accepted { event_id } => ("accepted", Outcome::Accepted { event_id }),
+        Stored::Duplicate { event_id } => ("duplicate", Outcome::Duplicate { event_id }),
+        Stored::RateLimited => ("rate_limited", Outcome::RateLimited),
+    };
+    let counted_as = if reason == "rate_limited" {
+        "rejected"
+    } else {
+        "accepted"
+    };
+    state
+        .metrics
+        .record_source(&source.slug, counted_as, reason, now);
+    Ok(outcome)
 }
 
 /// Meta's subscription check: the challenge when the verify token matches (constant time).

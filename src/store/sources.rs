@@ -249,6 +249,8 @@ pub enum Stored {
     Duplicate {
         event_id: String,
     },
+    /// Over the sender's rate: kept as a rejected event.
+    RateLimited,
 }
 
 /// The accepted event of `dedup_id` from `source`, if any.
