@@ -465,20 +465,26 @@ async fn the_event_shows_its_source_topic_headers_and_body_but_never_the_signatu
 }
 
 #[tokio::test]
-async fn twenty_concurrent_copies_of_a_delivery_store_one_event() {
+async fn twenty_concurrent_copies_of_a_delivery_store_one_event_for_every_kind() {
     let app = spawn().await;
-    app.create_source(K::Github.create("gh")).await;
-    let signed = K::Github.sign("gh", K::Github.secret(), "same", app.now());
-    let answers = futures_util::future::join_all((0..20).map(|_| app.deliver("gh", &signed))).await;
-    let ids: std::collections::BTreeSet<String> = answers
-        .iter()
-        .map(|a| {
-            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-            a.body["event_id"].as_str().unwrap().to_string()
-        })
-        .collect();
-    assert_eq!(ids.len(), 1, "every copy is told the same event");
-    assert_eq!(app.source_events("gh").await.len(), 1);
+    for k in ALL {
+        let slug = format!("c-{}", k.kind().replace('_', "-"));
+        app.create_source(k.create(&slug)).await;
+        let signed = k.sign(&slug, k.secret(), "same", app.now());
+        let answers =
+            futures_util::future::join_all((0..20).map(|_| app.deliver(&slug, &signed))).await;
+        for a in &answers {
+            assert_eq!(a.status, StatusCode::OK, "{k:?}: {}", a.body);
+        }
+        if k != K::Twilio {
+            let ids: std::collections::BTreeSet<String> = answers
+                .iter()
+                .map(|a| a.body["event_id"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(ids.len(), 1, "{k:?}: every copy is told the same event");
+        }
+        assert_eq!(app.source_events(&slug).await.len(), 1, "{k:?}");
+    }
 }
 
 #[tokio::test]
@@ -501,6 +507,39 @@ async fn replay_windows_hold_in_both_directions_where_the_scheme_has_one() {
             assert_eq!(answer.status, StatusCode::OK, "{k:?}: {}", answer.body);
         }
     }
+
+    // Generic HMAC has a window once it is told where the timestamp is: "{ts}.{body}" signed.
+    let mut create = K::Hmac.create("hmac-ts");
+    create["options"]["timestamp_header"] = json!("X-Timestamp");
+    let created = app.create_source(create).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let send = |ts: i64, id: &'static str| {
+        let app = &app;
+        async move {
+            let body = r#"{"type":"thing.happened"}"#;
+            let sig = hex::encode(mac(
+                hmac::HMAC_SHA256,
+                K::Hmac.secret().as_bytes(),
+                format!("{ts}.{body}").as_bytes(),
+            ));
+            let signed = Signed {
+                headers: vec![
+                    ("X-Delivery-Id".into(), id.into()),
+                    ("X-Timestamp".into(), ts.to_string()),
+                    ("X-Signature".into(), format!("sha256={sig}")),
+                ],
+                body: body.as_bytes().to_vec(),
+            };
+            app.deliver("hmac-ts", &signed).await
+        }
+    };
+    assert_eq!(send(app.now(), "now").await.body["status"], "accepted");
+    send(app.now() - five_min - 10, "old")
+        .await
+        .assert_error(401, "timestamp_out_of_tolerance");
+    send(app.now() + five_min + 10, "new")
+        .await
+        .assert_error(401, "timestamp_out_of_tolerance");
 }
 
 #[tokio::test]
