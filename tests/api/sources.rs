@@ -961,3 +961,89 @@ async fn guessing_slugs_spends_the_ip_failure_budget() {
         .await
         .assert_error(429, "rate_limited");
 }
+
+/// Twilio signs the URL it called: with the query string, and with or without the default port;
+/// JSON bodies are pinned by `bodySHA256` in the URL.
+#[tokio::test]
+async fn twilio_signs_the_url_it_called_with_its_query_and_json_bodies_by_hash() {
+    let app = spawn().await;
+    app.create_source(K::Twilio.create("sms")).await;
+    let token = K::Twilio.secret().as_bytes();
+    let twilio_sig = |signed_url: &str, params: &[(&str, &str)]| {
+        let mut data = signed_url.to_string();
+        let mut sorted = params.to_vec();
+        sorted.sort();
+        for (k, v) in sorted {
+            data.push_str(k);
+            data.push_str(v);
+        }
+        b64(&mac(
+            hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            token,
+            data.as_bytes(),
+        ))
+    };
+    let post = |query: &str, content_type: &str, sig: String, body: String| {
+        let app = &app;
+        let path = format!("/in/sms{query}");
+        let content_type = content_type.to_string();
+        async move {
+            let res = app
+                .client
+                .post(app.url(&path))
+                .header("Content-Type", content_type)
+                .header("X-Twilio-Signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            Res::from(res).await
+        }
+    };
+    let form = "MessageSid=SM1&From=%2B2348000000001&Body=hi";
+    let params = [
+        ("MessageSid", "SM1"),
+        ("From", "+2348000000001"),
+        ("Body", "hi"),
+    ];
+    // The provider called the URL with an explicit :443 and a query string.
+    let sig = twilio_sig("https://hooks.example.com:443/in/sms?shop=lagos", &params);
+    let answer = post(
+        "?shop=lagos",
+        "application/x-www-form-urlencoded",
+        sig,
+        form.into(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // Signed without the query the request carries: refused.
+    let sig = twilio_sig(&format!("{PUBLIC_URL}/in/sms"), &params);
+    post(
+        "?shop=lagos",
+        "application/x-www-form-urlencoded",
+        sig,
+        form.into(),
+    )
+    .await
+    .assert_error(401, "invalid_signature");
+
+    let json_body = r#"{"MessageSid":"SM2","From":"+2348000000001"}"#.to_string();
+    let hash = hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        json_body.as_bytes(),
+    ));
+    let query = format!("?bodySHA256={hash}");
+    let sig = twilio_sig(&format!("{PUBLIC_URL}/in/sms{query}"), &[]);
+    let answer = post(&query, "application/json", sig.clone(), json_body.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // Same URL and signature, another body: the hash no longer matches.
+    post(
+        &query,
+        "application/json",
+        sig,
+        json_body.replace("SM2", "SM3"),
+    )
+    .await
+    .assert_error(401, "invalid_signature");
+    assert_eq!(app.source_events("sms").await.len(), 2);
+}
