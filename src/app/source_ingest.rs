@@ -334,8 +334,11 @@ pub async fn receive(
     Ok(outcome)
 }
 
-/// Meta's subscription check: the challenge when the verify token matches (constant time).
+/// Meta's subscription check: the challenge when the verify token matches (constant time). A
+/// wrong token spends the client's per-IP failure budget, so the token cannot be guessed fast.
 pub fn meta_challenge(
+    state: &AppState,
+    ip: IpAddr,
     source: &LiveSource,
     mode: Option<&str>,
     token: Option<&str>,
@@ -361,7 +364,10 @@ pub fn meta_challenge(
         (Some("subscribe"), Some(t), Some(c)) if !expected.is_empty() && matches(t) => {
             Ok(c.to_string())
         }
-        _ => Err(Error::ChallengeRefused),
+        _ => {
+            state.limits.ip_failed(ip)?;
+            Err(Error::ChallengeRefused)
+        }
     }
 }
 

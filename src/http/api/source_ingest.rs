@@ -85,8 +85,11 @@ pub async fn challenge(
     slug: web::Path<String>,
     q: web::Query<Challenge>,
 ) -> Result<HttpResponse, ApiError> {
-    let source = app::source_ingest::source(&state, client_ip(&req), &slug).await?;
+    let ip = client_ip(&req);
+    let source = app::source_ingest::source(&state, ip, &slug).await?;
     let answer = app::source_ingest::meta_challenge(
+        &state,
+        ip,
         &source,
         q.mode.as_deref(),
         q.verify_token.as_deref(),
