@@ -213,23 +213,29 @@ impl Bench {
         let n = self.o.orders;
         let name = format!("orders, {} conns, closed{label}", self.o.concurrency);
         let requests = self.sign(n);
+        let r = self.closed_run(&name, requests, 201).await;
+        (r.rate, r.p99)
+    }
+
+    /// Every request of `requests` once over `--concurrency` connections; the row is kept.
+    async fn closed_run(&mut self, name: &str, requests: Arc<Vec<Vec<u8>>>, ok: u16) -> Row {
         eprintln!("running: {name}");
+        let n = requests.len();
         let m0 = scrape(self.port, &self.admin).await;
         let mut cpu = CpuUse::default();
         let cpu0 = cpu_snapshot(self.pid);
         let (mut t, elapsed) = closed_loop(self.port, self.o.concurrency, requests, n, None).await;
         cpu.add(&cpu0, &cpu_snapshot(self.pid));
         let m1 = scrape(self.port, &self.admin).await;
-        let mut r = row(&name, &mut t, elapsed, 201, memory(self.pid));
+        let mut r = row(name, &mut t, elapsed, ok, memory(self.pid));
         r.others = cpu.others_pct(elapsed);
-        let measured = (r.rate, r.p99);
         self.results.note(
-            &name,
+            name,
             cpu.line(elapsed),
             Some(writer_line(&m0, &m1, elapsed)),
         );
-        self.results.push(r);
-        measured
+        self.results.push(r.clone());
+        r
     }
 
     /// `--paced-rate` orders a second for `seconds`, open loop; returns the row and what the
@@ -359,22 +365,8 @@ impl Bench {
         eprintln!("signing {n} GitHub deliveries…");
         let requests = github_batch(slug, self.sent, n);
         self.sent += n;
-        eprintln!("running: {name}");
-        let m0 = scrape(self.port, &self.admin).await;
-        let mut cpu = CpuUse::default();
-        let cpu0 = cpu_snapshot(self.pid);
-        let (mut t, elapsed) = closed_loop(self.port, self.o.concurrency, requests, n, None).await;
-        cpu.add(&cpu0, &cpu_snapshot(self.pid));
-        let m1 = scrape(self.port, &self.admin).await;
-        let mut r = row(&name, &mut t, elapsed, 200, memory(self.pid));
-        r.others = cpu.others_pct(elapsed);
+        let r = self.closed_run(&name, requests, 200).await;
         self.results.sources_rate = Some(r.rate);
-        self.results.note(
-            &name,
-            cpu.line(elapsed),
-            Some(writer_line(&m0, &m1, elapsed)),
-        );
-        self.results.push(r);
     }
 
     async fn login(&mut self) {

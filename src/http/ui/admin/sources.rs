@@ -207,7 +207,7 @@ pub(super) async fn create(
         options,
         sender_rate: given(&f.sender_rate),
     };
-    match app::sources::create(&state, &format!("admin:{}", s.admin.email), request).await {
+    match app::sources::create(&state, &actor(&s), request).await {
         Ok(created) => match created.generated_secret {
             // Shown once, on this page only.
             Some(secret) => {
@@ -367,8 +367,20 @@ pub(super) async fn set_enabled(
         enabled: Some(enabled),
         ..Default::default()
     };
-    app::sources::update(&state, &format!("admin:{}", s.admin.email), &id, change).await?;
+    app::sources::update(&state, &actor(&s), &id, change).await?;
     redirect(&format!("/admin/sources/{id}?done={to}d"))
+}
+
+/// The source's page again, with the violations of a refused settings or rotation form.
+async fn refused(state: &AppState, s: &AdminSession, id: String, e: app::Error) -> UiResult {
+    let (errors, error) = form_error(ApiError::from(e));
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    source_page_with(state, s, id, None, None, errors, error, status).await
+}
+
+/// The audit actor of the signed-in admin.
+fn actor(s: &AdminSession) -> String {
+    format!("admin:{}", s.admin.email)
 }
 
 #[derive(Deserialize)]
@@ -395,23 +407,9 @@ pub(super) async fn settings(
         enabled: None,
         sender_rate: Some(given(&form.sender_rate)),
     };
-    match app::sources::update(&state, &format!("admin:{}", s.admin.email), &id, change).await {
+    match app::sources::update(&state, &actor(&s), &id, change).await {
         Ok(_) => redirect(&format!("/admin/sources/{id}?done=saved")),
-        Err(e @ app::Error::Invalid(_)) => {
-            let e = ApiError::from(e);
-            let (errors, error) = form_error(e);
-            source_page_with(
-                &state,
-                &s,
-                id,
-                None,
-                None,
-                errors,
-                error,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(e @ app::Error::Invalid(_)) => refused(&state, &s, id, e).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -433,14 +431,7 @@ pub(super) async fn rotate(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    match app::sources::rotate_secret(
-        &state,
-        &format!("admin:{}", s.admin.email),
-        &id,
-        given(&form.secret),
-    )
-    .await
-    {
+    match app::sources::rotate_secret(&state, &actor(&s), &id, given(&form.secret)).await {
         Ok(rotated) => match rotated.generated_secret {
             Some(secret) => {
                 let notice =
@@ -449,21 +440,7 @@ pub(super) async fn rotate(
             }
             None => redirect(&format!("/admin/sources/{id}?done=rotated")),
         },
-        Err(e @ app::Error::Invalid(_)) => {
-            let e = ApiError::from(e);
-            let (errors, error) = form_error(e);
-            source_page_with(
-                &state,
-                &s,
-                id,
-                None,
-                None,
-                errors,
-                error,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(e @ app::Error::Invalid(_)) => refused(&state, &s, id, e).await,
         Err(e) => Err(e.into()),
     }
 }
