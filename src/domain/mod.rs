@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O, no HTTP, no SQL. Everything here is a function of its inputs
 //! (time included, passed in as `now`).
 
+pub mod egress;
 pub mod email;
 pub mod encoding;
 pub mod kyc;
