@@ -2,6 +2,7 @@
 //! (time included, passed in as `now`).
 
 pub mod delivery;
+pub mod egress;
 pub mod email;
 pub mod encoding;
 pub mod kyc;
