@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mailer;
 pub mod metrics;
+pub mod outbound;
 pub mod passwords;
 pub mod startup;
 pub mod state;
