@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX secrets_live_by_expiry ON webhook_secrets (expires_at)
          WHERE superseded_at IS NULL AND revoked_at IS NULL;",
     include_str!("migrations/4_sources.sql"),
+    include_str!("migrations/5_deliveries.sql"),
 ];
 
 /// The schema version this binary writes.

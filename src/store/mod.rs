@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod deliveries;
+pub mod destinations;
 pub mod kyc;
 pub mod maintenance;
 pub mod metrics;

@@ -47,13 +47,15 @@ pub enum Ingested {
 /// serialised and exactly one of them creates the order). `confirmation` is the customer's email
 /// for a new order, rendered by the caller so that it costs the single writer thread nothing; it
 /// is queued only if the order is indeed created. A status change's email is rendered here by
-/// `status_email(customer_email, order_id)`, since it needs the stored order's address.
+/// `status_email(customer_email, order_id)`, since it needs the stored order's address. The
+/// accepted event's deliveries, to the destinations `route(topic)` names, are written with it.
 pub fn ingest(
     conn: &Connection,
     w: &IncomingWebhook,
     p: &OrderPayload,
     confirmation: &OutgoingEmail,
     status_email: &dyn Fn(&str, &str) -> OutgoingEmail,
+    route: &dyn Fn(&str) -> Vec<String>,
     now: i64,
 ) -> StoreResult<Ingested> {
     if let Some(earlier) = accepted_event(conn, &w.merchant_id, &w.webhook_id)? {
@@ -123,6 +125,7 @@ pub fn ingest(
         "updated"
     };
     insert_event(conn, w, topic, "accepted", reason, Some(&order_id))?;
+    super::deliveries::enqueue(conn, &w.event_id, &route(topic), w.received_at_ms)?;
     Ok(if topic == "order.created" {
         Ingested::Created {
             order_id,

@@ -269,12 +269,14 @@ pub fn accepted_event(
 }
 
 /// Store an accepted source event unless its id was seen (runs in the writer's transaction, so
-/// concurrent duplicates are serialised: exactly one is stored).
-pub fn ingest(conn: &Connection, e: &SourceEvent) -> StoreResult<Stored> {
+/// concurrent duplicates are serialised: exactly one is stored), with its deliveries to
+/// `destinations`.
+pub fn ingest(conn: &Connection, e: &SourceEvent, destinations: &[String]) -> StoreResult<Stored> {
     if let Some(event_id) = accepted_event(conn, &e.source, &e.dedup_id)? {
         return Ok(Stored::Duplicate { event_id });
     }
     insert_event(conn, e, "accepted", "accepted")?;
+    super::deliveries::enqueue(conn, &e.event_id, destinations, e.received_at_ms)?;
     Ok(Stored::Accepted {
         event_id: e.event_id.clone(),
     })
@@ -434,13 +436,13 @@ mod tests {
         let c = db();
         record_rejected(&c, &event("evt_0", "d1"), "rate_limited").unwrap();
         assert_eq!(
-            ingest(&c, &event("evt_1", "d1")).unwrap(),
+            ingest(&c, &event("evt_1", "d1"), &[]).unwrap(),
             Stored::Accepted {
                 event_id: "evt_1".into()
             }
         );
         assert_eq!(
-            ingest(&c, &event("evt_2", "d1")).unwrap(),
+            ingest(&c, &event("evt_2", "d1"), &[]).unwrap(),
             Stored::Duplicate {
                 event_id: "evt_1".into()
             }

@@ -1,0 +1,293 @@
+//! The delivery worker's work (CONTRACT section 10): claim due deliveries per destination with a
+//! lease, attempt them concurrently (at most `PER_DESTINATION` in flight each, `--delivery-
+//! concurrency` in all), decide with `domain::delivery`, and report outcomes through the writer.
+//! A crash between the claim and the report re-sends after the lease: at least once, with the
+//! same `webhook-id` on every attempt.
+
+use super::AppResult;
+use crate::{
+    domain::{
+        WebhookSecret,
+        delivery::{self, Circuit, CircuitSettings, CircuitState, Permit, RetryPolicy, Step},
+        egress::DestinationUrl,
+        signature,
+    },
+    outbound::{Attempt, Outbound},
+    state::AppState,
+    store::{
+        self,
+        deliveries::{Claimed, Report},
+        destinations::{self, Destination},
+    },
+};
+use std::{collections::HashMap, rc::Rc, time::Duration};
+
+/// Attempts in flight per destination.
+pub const PER_DESTINATION: usize = 8;
+/// A claim outlives the attempt's timeout by this much before another worker may take it.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// What the worker keeps between ticks: each destination's circuit and attempts in flight.
+#[derive(Default)]
+pub struct Dispatcher {
+    /// The destinations' generation the circuits were loaded at: a change (enabling closes
+    /// the circuit) makes them reload from the store.
+    generation: Option<u64>,
+    circuits: HashMap<String, Circuit>,
+    in_flight: HashMap<String, usize>,
+    total_in_flight: usize,
+}
+
+/// A destination as the worker uses it.
+#[derive(Clone)]
+struct Target {
+    row: Destination,
+    url: Option<DestinationUrl>,
+    policy: RetryPolicy,
+    settings: CircuitSettings,
+    timeout: Duration,
+}
+
+fn target(state: &AppState, row: Destination) -> Target {
+    let parse = |v: &str| serde_json::from_str::<serde_json::Value>(v).unwrap_or_default();
+    Target {
+        url: DestinationUrl::parse(&row.url, &state.config.destination_allow).ok(),
+        policy: RetryPolicy::parse(&parse(&row.retry)).unwrap_or_default(),
+        settings: CircuitSettings::parse(&parse(&row.circuit)).unwrap_or_default(),
+        timeout: Duration::from_millis(row.timeout_ms.max(1) as u64),
+        row,
+    }
+}
+
+/// One attempt to make.
+pub struct Job {
+    claimed: Claimed,
+    target: Rc<Target>,
+}
+
+/// An attempt's outcome, to report.
+pub struct Done {
+    report: Report,
+    destination_id: String,
+    settings: CircuitSettings,
+    step: Step,
+}
+
+impl Dispatcher {
+    /// Claim what may be sent now, within the bounds. Circuits are loaded from the stored state
+    /// the first time a destination is seen.
+    pub async fn claim(&mut self, state: &AppState) -> AppResult<Vec<Job>> {
+        let limit = state.config.delivery_concurrency;
+        let generation = state.routes.generation();
+        if self.generation != Some(generation) {
+            self.circuits.clear();
+            self.generation = Some(generation);
+        }
+        let rows = state.store.read(destinations::list).await?;
+        let now = state.now_ms();
+        let mut wanted = Vec::new();
+        let mut targets = HashMap::new();
+        for row in rows.into_iter().filter(|d| d.enabled) {
+            let circuit = self.circuits.entry(row.id.clone()).or_insert_with(|| Circuit {
+                state: CircuitState::from_parts(&row.circuit_state, row.circuit_until_ms)
+                    .unwrap_or_default(),
+                consecutive_failures: row.consecutive_failures.max(0) as u32,
+                reopen_count: row.reopen_count.max(0) as u32,
+            });
+            let busy = self.in_flight.get(&row.id).copied().unwrap_or(0);
+            let free = limit.saturating_sub(self.total_in_flight + wanted.iter().map(|(_, n)| *n).sum::<usize>());
+            let t = target(state, row);
+            let n = match circuit.may_send(now) {
+                Permit::Send => PER_DESTINATION.saturating_sub(busy).min(free),
+                Permit::Probe if busy == 0 && free > 0 => 1,
+                _ => 0,
+            };
+            if n > 0 {
+                wanted.push((t.row.id.clone(), n));
+                targets.insert(t.row.id.clone(), Rc::new(t));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let leases: HashMap<String, i64> = targets
+            .iter()
+            .map(|(id, t)| (id.clone(), now + (t.timeout + LEASE_MARGIN).as_millis() as i64))
+            .collect();
+        let claims = state
+            .store
+            .write(move |c| {
+                let mut all = Vec::new();
+                for (id, n) in &wanted {
+                    all.extend(store::deliveries::claim(c, id, now, leases[id], *n as u32)?);
+                }
+                Ok::<_, store::StoreError>(all)
+            })
+            .await?;
+        let mut jobs = Vec::new();
+        for claimed in claims {
+            let Some(target) = targets.get(&claimed.destination_id) else {
+                continue;
+            };
+            if let Some(circuit) = self.circuits.get_mut(&claimed.destination_id)
+                && matches!(circuit.may_send(now), Permit::Probe)
+            {
+                circuit.acquire(now, target.timeout + LEASE_MARGIN);
+            }
+            *self.in_flight.entry(claimed.destination_id.clone()).or_default() += 1;
+            self.total_in_flight += 1;
+            jobs.push(Job {
+                claimed,
+                target: Rc::clone(target),
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Record finished attempts: the circuit in memory, then everything through the writer.
+    pub async fn report(&mut self, state: &AppState, done: Vec<Done>) -> AppResult<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let now = state.now_ms();
+        let mut circuits = Vec::new();
+        for d in &done {
+            if let Some(n) = self.in_flight.get_mut(&d.destination_id) {
+                *n = n.saturating_sub(1);
+            }
+            self.total_in_flight = self.total_in_flight.saturating_sub(1);
+            let Some(circuit) = self.circuits.get_mut(&d.destination_id) else {
+                continue;
+            };
+            let opened = circuit.record(d.step.health(), now, &d.settings);
+            if opened {
+                tracing::warn!(destination = %d.destination_id, "circuit opened");
+            }
+            let disabled = matches!(d.step, Step::DisableDestination { .. }).then_some("gone");
+            circuits.push((d.destination_id.clone(), *circuit, disabled));
+        }
+        let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
+        let secs = now.div_euclid(1000);
+        state
+            .store
+            .write(move |c| {
+                for r in &reports {
+                    store::deliveries::report(c, r)?;
+                }
+                for (id, circuit, disabled) in &circuits {
+                    let stored = destinations::CircuitRow {
+                        state: circuit.state.as_str(),
+                        until_ms: circuit.state.until_ms(),
+                        consecutive_failures: i64::from(circuit.consecutive_failures),
+                        reopen_count: i64::from(circuit.reopen_count),
+                    };
+                    destinations::save_circuit(c, id, &stored, *disabled, secs)?;
+                }
+                Ok::<_, store::StoreError>(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Make one attempt of `job` and decide what comes next.
+pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
+    let Job { claimed, target } = job;
+    let attempt_no = claimed.attempts as u32 + 1;
+    let started = state.now_ms();
+    let sent = send(state, outbound, &claimed, &target, attempt_no).await;
+    let now = state.now_ms();
+    let jitter = {
+        let bytes = state.crypto.random_bytes::<8>();
+        (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let step = delivery::next_step(&target.policy, attempt_no, &sent.result(), now, jitter);
+    let (status, next_attempt_ms) = match step {
+        Step::Succeeded => ("succeeded", now),
+        Step::Failed => ("failed", now),
+        Step::RetryAt { not_before_ms } => ("pending", not_before_ms),
+        // The destination is disabled; the delivery waits without using an attempt.
+        Step::DisableDestination { .. } => ("pending", now),
+    };
+    let attempted = step.uses_attempt();
+    Done {
+        destination_id: claimed.destination_id.clone(),
+        settings: target.settings,
+        report: Report {
+            delivery_id: claimed.id,
+            at_ms: started,
+            attempted,
+            status_code: sent.status,
+            duration_ms: sent.duration.as_millis() as i64,
+            error: sent.error.map(str::to_string),
+            excerpt: (!sent.excerpt.is_empty()).then_some(sent.excerpt),
+            status,
+            next_attempt_ms,
+            failed: attempted && !matches!(step, Step::Succeeded),
+        },
+        step,
+    }
+}
+
+/// The request of one attempt: the event's raw body, signed with every live secret.
+async fn send(
+    state: &AppState,
+    outbound: &Outbound,
+    claimed: &Claimed,
+    target: &Target,
+    attempt_no: u32,
+) -> Attempt {
+    let (event_id, destination_id, now) = (
+        claimed.event_id.clone(),
+        claimed.destination_id.clone(),
+        state.now(),
+    );
+    let loaded = state
+        .store
+        .read(move |c| {
+            let payload = store::deliveries::payload(c, &event_id)?;
+            let secrets = destinations::live_secrets(c, &destination_id, now)?;
+            Ok::<_, store::StoreError>((payload, secrets))
+        })
+        .await;
+    let failed = |error: &'static str| Attempt {
+        status: None,
+        retry_after: None,
+        error: Some(error),
+        duration: Duration::ZERO,
+        excerpt: String::new(),
+    };
+    let (Ok((Some(payload), secrets)), Some(url)) = (loaded, target.url.as_ref()) else {
+        return failed("connection_failed");
+    };
+    let mut signatures = Vec::new();
+    for s in &secrets {
+        let opened = state
+            .crypto
+            .open(&destinations::seal_context(&s.id), &s.sealed)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|text| WebhookSecret::parse(&text).ok());
+        if let Some(secret) = opened {
+            signatures.push(signature::sign(secret.key(), &claimed.event_id, now, &payload.body));
+        }
+    }
+    let headers = vec![
+        ("webhook-id".to_string(), claimed.event_id.clone()),
+        ("webhook-timestamp".to_string(), now.to_string()),
+        ("webhook-signature".to_string(), signatures.join(" ")),
+        ("hookgate-source".to_string(), payload.source.clone()),
+        ("hookgate-topic".to_string(), payload.topic.clone()),
+        ("hookgate-attempt".to_string(), attempt_no.to_string()),
+        (
+            "content-type".to_string(),
+            payload
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/json".into()),
+        ),
+    ];
+    outbound
+        .post(url, &headers, payload.body.into(), target.timeout)
+        .await
+}

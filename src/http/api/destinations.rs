@@ -1,0 +1,221 @@
+//! Admin API over destinations and their deliveries (CONTRACT section 10).
+
+use crate::{
+    app::{self, destinations::Shown, paging},
+    clock,
+    error::ApiError,
+    http::extract::{AuthAdmin, JsonBody},
+    state::AppState,
+};
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Serialize)]
+struct QueueState {
+    circuit: String,
+    circuit_until: Option<String>,
+    consecutive_failures: i64,
+    disabled_reason: Option<String>,
+    pending: i64,
+    failed: i64,
+    oldest_pending_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DestinationBody {
+    destination_id: String,
+    name: String,
+    url: String,
+    sources: Option<Vec<String>>,
+    topics: Option<Vec<String>>,
+    retry: Value,
+    timeout: String,
+    circuit: Value,
+    enabled: bool,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<QueueState>,
+}
+
+fn body(s: Shown) -> DestinationBody {
+    DestinationBody {
+        destination_id: s.row.id,
+        name: s.row.name,
+        url: s.row.url,
+        sources: s.sources,
+        topics: s.topics,
+        retry: s.retry,
+        timeout: format!("{}s", s.row.timeout_ms / 1000),
+        circuit: s.circuit,
+        enabled: s.row.enabled,
+        created_at: clock::rfc3339(s.row.created_at),
+        signing_secret: None,
+        state: None,
+    }
+}
+
+async fn with_state(state: &AppState, s: Shown) -> Result<DestinationBody, ApiError> {
+    let (pending, failed, oldest) = app::destinations::queue_state(state, &s.row.id).await?;
+    let queue = QueueState {
+        circuit: s.row.circuit_state.clone(),
+        circuit_until: s.row.circuit_until_ms.map(clock::rfc3339_ms),
+        consecutive_failures: s.row.consecutive_failures,
+        disabled_reason: s.row.disabled_reason.clone(),
+        pending,
+        failed,
+        oldest_pending_at: oldest.map(clock::rfc3339),
+    };
+    let mut b = body(s);
+    b.state = Some(queue);
+    Ok(b)
+}
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+/// `POST /api/v1/admin/destinations`
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: AuthAdmin,
+    req: JsonBody<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let created = app::destinations::create(&state, &admin.actor(), req.0).await?;
+    let mut b = body(created.shown);
+    b.signing_secret = Some(created.signing_secret);
+    Ok(HttpResponse::Created().json(b))
+}
+
+/// `GET /api/v1/admin/destinations`
+pub async fn list(state: web::Data<AppState>, _admin: AuthAdmin) -> Result<HttpResponse, ApiError> {
+    let mut items = Vec::new();
+    for d in app::destinations::list(&state).await? {
+        items.push(with_state(&state, d).await?);
+    }
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+/// `GET /api/v1/admin/destinations/{destination_id}`
+pub async fn get(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let d = app::destinations::get(&state, &path).await?;
+    Ok(HttpResponse::Ok().json(with_state(&state, d).await?))
+}
+
+/// `PATCH /api/v1/admin/destinations/{destination_id}`
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: AuthAdmin,
+    path: web::Path<String>,
+    req: JsonBody<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let d = app::destinations::update(&state, &admin.actor(), &path, req.0).await?;
+    Ok(HttpResponse::Ok().json(with_state(&state, d).await?))
+}
+
+#[derive(Deserialize)]
+pub struct DeliveriesQuery {
+    destination_id: Option<String>,
+    event_id: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DeliveryBody {
+    delivery_id: String,
+    event_id: String,
+    destination_id: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: Option<String>,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    created_at: String,
+    delivered_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempt_log: Option<Vec<AttemptBody>>,
+}
+
+#[derive(Serialize)]
+struct AttemptBody {
+    at: String,
+    status_code: Option<i64>,
+    duration_ms: i64,
+    error: Option<String>,
+    response_excerpt: Option<String>,
+}
+
+fn delivery_body(d: crate::store::deliveries::Delivery) -> DeliveryBody {
+    DeliveryBody {
+        next_attempt_at: (d.status == "pending").then(|| clock::rfc3339_ms(d.next_attempt_ms)),
+        delivery_id: d.id,
+        event_id: d.event_id,
+        destination_id: d.destination_id,
+        status: d.status,
+        attempts: d.attempts,
+        last_status_code: d.last_status_code,
+        last_error: d.last_error,
+        created_at: clock::rfc3339(d.created_at),
+        delivered_at: d.delivered_at.map(clock::rfc3339),
+        attempt_log: None,
+    }
+}
+
+#[derive(Serialize)]
+struct PageBody<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/admin/deliveries?destination_id=&event_id=&status=&cursor=&limit=`
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    q: web::Query<DeliveriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging::request(q.limit, q.cursor.as_deref())?;
+    let found = app::deliveries::list(
+        &state,
+        q.destination_id.clone(),
+        q.event_id.clone(),
+        q.status.as_deref(),
+        page,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(PageBody {
+        items: found.items.into_iter().map(delivery_body).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// `GET /api/v1/admin/deliveries/{delivery_id}`
+pub async fn delivery(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (d, attempts) = app::deliveries::get(&state, &path).await?;
+    let mut b = delivery_body(d);
+    b.attempt_log = Some(
+        attempts
+            .into_iter()
+            .map(|a| AttemptBody {
+                at: clock::rfc3339_ms(a.at_ms),
+                status_code: a.status_code,
+                duration_ms: a.duration_ms,
+                error: a.error,
+                response_excerpt: a.excerpt,
+            })
+            .collect(),
+    );
+    Ok(HttpResponse::Ok().json(b))
+}
