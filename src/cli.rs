@@ -70,6 +70,13 @@ pub struct GlobalOptions {
     /// or CIDRs, comma-separated (e.g. 127.0.0.1,::1); empty = the TCP peer is the client
     #[arg(long, env = "HOOKGATE_TRUSTED_PROXY", global = true)]
     pub trusted_proxy: Option<String>,
+    /// Networks deliveries may reach although private or loopback: CIDRs, comma-separated
+    /// (e.g. 127.0.0.1/32 for an app on the same host)
+    #[arg(long, env = "HOOKGATE_DESTINATION_ALLOW", global = true)]
+    pub destination_allow: Option<String>,
+    /// Delivery attempts in flight at once, over all destinations (at most 8 per destination)
+    #[arg(long, env = "HOOKGATE_DELIVERY_CONCURRENCY", global = true)]
+    pub delivery_concurrency: Option<String>,
 }
 
 /// What to do.

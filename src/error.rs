@@ -227,6 +227,8 @@ fn not_found(missing: Missing) -> ApiError {
         Missing::Event => ("event_not_found", "No event with this id."),
         Missing::Order => ("order_not_found", "No such order."),
         Missing::Source => ("source_not_found", "No source with this id."),
+        Missing::Destination => ("destination_not_found", "No destination with this id."),
+        Missing::Delivery => ("delivery_not_found", "No delivery with this id."),
     };
     ApiError::not_found(code, message)
 }

@@ -2,7 +2,7 @@
 //! and counters. Built once by `startup`, cloned cheaply into every handler and job.
 
 use crate::{
-    app::{health::Readiness, keys::KeyCache, source_ingest::SourceCache},
+    app::{destinations::Routes, health::Readiness, keys::KeyCache, source_ingest::SourceCache},
     clock::Clock,
     config::Config,
     crypto::Crypto,
@@ -26,6 +26,7 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub passwords: Arc<Passwords>,
     pub sources: Arc<SourceCache>,
+    pub routes: Arc<Routes>,
 }
 
 impl AppState {
@@ -42,6 +43,7 @@ impl AppState {
             readiness: Arc::new(Readiness::default()),
             passwords: Arc::new(Passwords::for_this_machine()),
             sources: Arc::new(SourceCache::default()),
+            routes: Arc::new(Routes::default()),
         }
     }
 

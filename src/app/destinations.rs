@@ -329,9 +329,8 @@ pub async fn update(state: &AppState, actor: &str, id: &str, body: Value) -> App
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let to_json = |list: Option<Option<Vec<String>>>| {
-        list.map(|l| l.map(|items| json!(items).to_string()))
-    };
+    let to_json =
+        |list: Option<Option<Vec<String>>>| list.map(|l| l.map(|items| json!(items).to_string()));
     let changes = destinations::Changes {
         name,
         url: s.url,
@@ -359,5 +358,7 @@ pub async fn update(state: &AppState, actor: &str, id: &str, body: Value) -> App
         })
         .await?;
     state.routes.invalidate();
-    updated.map(shown).ok_or(Error::NotFound(Missing::Destination))
+    updated
+        .map(shown)
+        .ok_or(Error::NotFound(Missing::Destination))
 }

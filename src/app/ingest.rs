@@ -163,9 +163,11 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
         true,
     );
     let now = state.now();
+    let routes = state.routes.current(state).await?;
     let stored = state
         .store
         .write(move |c| {
+            let route = |topic: &str| super::destinations::matching(&routes, "orders", topic);
             let status_email = |customer_email: &str, order_id: &str| {
                 emails::order_status(
                     customer_email,
@@ -175,7 +177,15 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
                     false,
                 )
             };
-            store::orders::ingest(c, &incoming, &order, &confirmation, &status_email, now)
+            store::orders::ingest(
+                c,
+                &incoming,
+                &order,
+                &confirmation,
+                &status_email,
+                &route,
+                now,
+            )
         })
         .await?;
     match stored {

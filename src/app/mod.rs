@@ -5,6 +5,9 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod deliveries;
+pub mod destinations;
+pub mod dispatch;
 pub mod events;
 pub mod health;
 pub mod ingest;
@@ -84,6 +87,8 @@ pub enum Missing {
     Event,
     Order,
     Source,
+    Destination,
+    Delivery,
 }
 
 impl Error {

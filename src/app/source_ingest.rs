@@ -302,6 +302,11 @@ pub async fn receive(
     // a duplicate is answered as one even when its sender is over the rate, concurrent copies
     // are serialised, and no extra read is paid on the hot path.
     let limit = source.sender_limit.clone();
+    let destinations = super::destinations::matching(
+        &state.routes.current(state).await?,
+        &event.source,
+        &event.topic,
+    );
     let key = sender.unwrap_or_else(|| source.slug.clone());
     let stored = state
         .store
@@ -315,7 +320,7 @@ pub async fn receive(
                 store::sources::record_rejected(c, &event, "rate_limited")?;
                 return Ok(Stored::RateLimited);
             }
-            store::sources::ingest(c, &event)
+            store::sources::ingest(c, &event, &destinations)
         })
         .await?;
     let (reason, outcome) = match stored {

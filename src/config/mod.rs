@@ -34,6 +34,10 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Peers whose forwarding headers are believed (`--trusted-proxy`); empty = none.
     pub trusted_proxies: Vec<IpNet>,
+    /// Networks deliveries may reach although private or loopback (`--destination-allow`).
+    pub destination_allow: Vec<IpNet>,
+    /// Delivery attempts in flight at once (`--delivery-concurrency`).
+    pub delivery_concurrency: usize,
 }
 
 /// A rate such as `100/s`: `count` per `per`.
@@ -102,6 +106,9 @@ struct FileOptions {
     /// A string like the flag's, or an array of strings.
     #[serde(default, deserialize_with = "string_or_list")]
     trusted_proxy: Option<String>,
+    #[serde(default, deserialize_with = "string_or_list")]
+    destination_allow: Option<String>,
+    delivery_concurrency: Option<String>,
 }
 
 /// A TOML value that is a string or an array of strings, the latter joined with commas.
@@ -168,6 +175,13 @@ impl Config {
         );
         let body_timeout = pick!(body_timeout, "body-timeout", "10s", parse_positive_duration);
         let trusted_proxies = pick!(trusted_proxy, "trusted-proxy", "", parse_nets);
+        let destination_allow = pick!(destination_allow, "destination-allow", "", parse_nets);
+        let delivery_concurrency = pick!(
+            delivery_concurrency,
+            "delivery-concurrency",
+            "64",
+            parse_concurrency
+        );
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
             Some(raw) => match parse_smtp_url(raw.trim()) {
@@ -249,6 +263,9 @@ impl Config {
             jobs_interval: jobs_interval.ok_or_else(|| missing("jobs-interval"))?,
             body_timeout: body_timeout.ok_or_else(|| missing("body-timeout"))?,
             trusted_proxies: trusted_proxies.ok_or_else(|| missing("trusted-proxy"))?,
+            destination_allow: destination_allow.ok_or_else(|| missing("destination-allow"))?,
+            delivery_concurrency: delivery_concurrency
+                .ok_or_else(|| missing("delivery-concurrency"))?,
         })
     }
 
@@ -267,6 +284,15 @@ impl Config {
         // The defaults are valid by construction; a failure here is a bug in this file.
         Config::resolve(&opts).expect("built-in defaults are valid")
     }
+}
+
+/// A number of concurrent deliveries: 1 to 4096.
+fn parse_concurrency(raw: &str) -> Result<usize, String> {
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=4096).contains(n))
+        .ok_or_else(|| format!("'{raw}' must be a whole number from 1 to 4096"))
 }
 
 fn load_file(path: &std::path::Path) -> Result<FileOptions, ConfigError> {

@@ -3,6 +3,7 @@
 pub mod admin_kyc;
 pub mod admin_log;
 pub mod auth;
+pub mod destinations;
 pub mod health;
 pub mod ingest;
 pub mod kyc;
@@ -55,6 +56,21 @@ pub fn scope() -> actix_web::Scope {
                 .route(
                     "/sources/{source_id}/secret",
                     web::post().to(sources::rotate),
+                )
+                .route("/destinations", web::post().to(destinations::create))
+                .route("/destinations", web::get().to(destinations::list))
+                .route(
+                    "/destinations/{destination_id}",
+                    web::get().to(destinations::get),
+                )
+                .route(
+                    "/destinations/{destination_id}",
+                    web::patch().to(destinations::update),
+                )
+                .route("/deliveries", web::get().to(destinations::deliveries))
+                .route(
+                    "/deliveries/{delivery_id}",
+                    web::get().to(destinations::delivery),
                 )
                 .route("/outbox", web::get().to(admin_log::outbox))
                 .route("/audit", web::get().to(admin_log::audit))
