@@ -120,6 +120,8 @@ impl Application {
             tracing::warn!(error = %e, "could not resume metrics");
         }
         let jobs = jobs::spawn_all(self.state.clone());
+        // Stops the delivery worker when this future ends or is dropped.
+        let _deliveries = jobs::deliver::spawn(self.state.clone());
         let result = self.server.await;
         for job in jobs {
             job.abort();

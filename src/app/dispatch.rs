@@ -24,6 +24,8 @@ use std::{collections::HashMap, rc::Rc, time::Duration};
 
 /// Attempts in flight per destination.
 pub const PER_DESTINATION: usize = 8;
+/// How often the destinations are read again even without a change through `app`.
+const REREAD_MS: i64 = 5_000;
 /// A claim outlives the attempt's timeout by this much before another worker may take it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
@@ -33,6 +35,10 @@ pub struct Dispatcher {
     /// The destinations' generation the circuits were loaded at: a change (enabling closes
     /// the circuit) makes them reload from the store.
     generation: Option<u64>,
+    /// The destinations as last read, and when (unix ms): re-read on a change or every
+    /// `REREAD_MS`, not on every tick.
+    rows: Vec<Destination>,
+    read_at_ms: i64,
     circuits: HashMap<String, Circuit>,
     in_flight: HashMap<String, usize>,
     total_in_flight: usize,
@@ -79,23 +85,32 @@ impl Dispatcher {
     pub async fn claim(&mut self, state: &AppState) -> AppResult<Vec<Job>> {
         let limit = state.config.delivery_concurrency;
         let generation = state.routes.generation();
-        if self.generation != Some(generation) {
-            self.circuits.clear();
-            self.generation = Some(generation);
-        }
-        let rows = state.store.read(destinations::list).await?;
         let now = state.now_ms();
+        if self.generation != Some(generation) || now - self.read_at_ms >= REREAD_MS {
+            if self.generation != Some(generation) {
+                self.circuits.clear();
+            }
+            self.rows = state.store.read(destinations::list).await?;
+            self.generation = Some(generation);
+            self.read_at_ms = now;
+        }
+        let rows = self.rows.clone();
         let mut wanted = Vec::new();
         let mut targets = HashMap::new();
         for row in rows.into_iter().filter(|d| d.enabled) {
-            let circuit = self.circuits.entry(row.id.clone()).or_insert_with(|| Circuit {
-                state: CircuitState::from_parts(&row.circuit_state, row.circuit_until_ms)
-                    .unwrap_or_default(),
-                consecutive_failures: row.consecutive_failures.max(0) as u32,
-                reopen_count: row.reopen_count.max(0) as u32,
-            });
+            let circuit = self
+                .circuits
+                .entry(row.id.clone())
+                .or_insert_with(|| Circuit {
+                    state: CircuitState::from_parts(&row.circuit_state, row.circuit_until_ms)
+                        .unwrap_or_default(),
+                    consecutive_failures: row.consecutive_failures.max(0) as u32,
+                    reopen_count: row.reopen_count.max(0) as u32,
+                });
             let busy = self.in_flight.get(&row.id).copied().unwrap_or(0);
-            let free = limit.saturating_sub(self.total_in_flight + wanted.iter().map(|(_, n)| *n).sum::<usize>());
+            let free = limit.saturating_sub(
+                self.total_in_flight + wanted.iter().map(|(_, n)| *n).sum::<usize>(),
+            );
             let t = target(state, row);
             let n = match circuit.may_send(now) {
                 Permit::Send => PER_DESTINATION.saturating_sub(busy).min(free),
@@ -112,7 +127,12 @@ impl Dispatcher {
         }
         let leases: HashMap<String, i64> = targets
             .iter()
-            .map(|(id, t)| (id.clone(), now + (t.timeout + LEASE_MARGIN).as_millis() as i64))
+            .map(|(id, t)| {
+                (
+                    id.clone(),
+                    now + (t.timeout + LEASE_MARGIN).as_millis() as i64,
+                )
+            })
             .collect();
         let claims = state
             .store
@@ -134,7 +154,10 @@ impl Dispatcher {
             {
                 circuit.acquire(now, target.timeout + LEASE_MARGIN);
             }
-            *self.in_flight.entry(claimed.destination_id.clone()).or_default() += 1;
+            *self
+                .in_flight
+                .entry(claimed.destination_id.clone())
+                .or_default() += 1;
             self.total_in_flight += 1;
             jobs.push(Job {
                 claimed,
@@ -164,6 +187,12 @@ impl Dispatcher {
                 tracing::warn!(destination = %d.destination_id, "circuit opened");
             }
             let disabled = matches!(d.step, Step::DisableDestination { .. }).then_some("gone");
+            if disabled.is_some()
+                && let Some(row) = self.rows.iter_mut().find(|r| r.id == d.destination_id)
+            {
+                // Nothing more goes to it from the next tick on, without waiting for a re-read.
+                row.enabled = false;
+            }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
         let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
@@ -269,7 +298,12 @@ async fn send(
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|text| WebhookSecret::parse(&text).ok());
         if let Some(secret) = opened {
-            signatures.push(signature::sign(secret.key(), &claimed.event_id, now, &payload.body));
+            signatures.push(signature::sign(
+                secret.key(),
+                &claimed.event_id,
+                now,
+                &payload.body,
+            ));
         }
     }
     let headers = vec![

@@ -1,6 +1,8 @@
 //! Background loops. Each runs one `app` use case on a period and logs what fails; the next
 //! tick retries. The handles are aborted when the server stops.
 
+pub mod deliver;
+
 use crate::{app, state::AppState};
 use std::{future::Future, time::Duration};
 use tokio::task::JoinHandle;

@@ -50,7 +50,9 @@ impl Sink {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
                     let head_end = loop {
-                        let Ok(n) = stream.read(&mut chunk).await else { return };
+                        let Ok(n) = stream.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -77,7 +79,9 @@ impl Sink {
                         .unwrap_or(0);
                     let mut body = buf[head_end + 4..].to_vec();
                     while body.len() < length {
-                        let Ok(n) = stream.read(&mut chunk).await else { return };
+                        let Ok(n) = stream.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             break;
                         }
@@ -124,7 +128,9 @@ async fn destination(app: &TestApp, body: Value) -> Value {
 
 async fn deliveries_of(app: &TestApp, destination_id: &str) -> Vec<Value> {
     let res = app
-        .admin_get(&format!("/api/v1/admin/deliveries?destination_id={destination_id}"))
+        .admin_get(&format!(
+            "/api/v1/admin/deliveries?destination_id={destination_id}"
+        ))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.body["items"].as_array().unwrap().clone()
@@ -219,7 +225,8 @@ async fn a_failed_attempt_is_retried_on_schedule_and_its_log_kept() {
     .await;
     let id = d["destination_id"].as_str().unwrap().to_string();
     let s = app.sender("retry@acme.example").await;
-    app.send_order(&s, "w-1", &order_body(None, "PENDING")).await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
     let first = eventually("the first attempt fails", || async {
         let items = deliveries_of(&app, &id).await;
         (items.first()?["attempts"] == 1).then(|| items[0].clone())
@@ -269,7 +276,8 @@ async fn a_gone_destination_is_disabled_and_its_deliveries_wait() {
     .await;
     let id = d["destination_id"].as_str().unwrap().to_string();
     let s = app.sender("gone@acme.example").await;
-    app.send_order(&s, "w-1", &order_body(None, "PENDING")).await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
     let shown = eventually("the destination is disabled", || async {
         let d = app
             .admin_get(&format!("/api/v1/admin/destinations/{id}"))
@@ -281,9 +289,14 @@ async fn a_gone_destination_is_disabled_and_its_deliveries_wait() {
     assert_eq!(shown["state"]["pending"], 1, "{shown}");
     let items = deliveries_of(&app, &id).await;
     assert_eq!(items[0]["attempts"], 0, "410 uses no attempt");
-    app.send_order(&s, "w-2", &order_body(None, "PENDING")).await;
+    app.send_order(&s, "w-2", &order_body(None, "PENDING"))
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sink.received().len(), 1, "nothing is sent to a disabled destination");
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "nothing is sent to a disabled destination"
+    );
 
     // Enabling it again clears the reason and the waiting deliveries go.
     let enabled = app
@@ -320,8 +333,10 @@ async fn consecutive_failures_open_the_circuit_and_nothing_is_sent_while_open() 
     .await;
     let id = d["destination_id"].as_str().unwrap().to_string();
     let s = app.sender("circuit@acme.example").await;
-    app.send_order(&s, "w-1", &order_body(None, "PENDING")).await;
-    app.send_order(&s, "w-2", &order_body(None, "PENDING")).await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    app.send_order(&s, "w-2", &order_body(None, "PENDING"))
+        .await;
     let shown = eventually("the circuit opens", || async {
         let d = app
             .admin_get(&format!("/api/v1/admin/destinations/{id}"))
@@ -333,7 +348,11 @@ async fn consecutive_failures_open_the_circuit_and_nothing_is_sent_while_open() 
     let sent = sink.received().len();
     app.advance(Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sink.received().len(), sent, "nothing is sent while the circuit is open");
+    assert_eq!(
+        sink.received().len(),
+        sent,
+        "nothing is sent while the circuit is open"
+    );
     // After the cool-down one probe goes; its success closes the circuit and the rest flow.
     sink.answers.lock().unwrap().clear();
     app.advance(Duration::from_secs(61));
@@ -363,7 +382,13 @@ async fn destinations_at_refused_addresses_and_bad_settings_are_422_with_every_f
         .await;
     res.assert_error(422, "validation_failed");
     let fields = res.violation_fields();
-    for field in ["name", "url", "retry.strategy", "circuit.failure_threshold", "colour"] {
+    for field in [
+        "name",
+        "url",
+        "retry.strategy",
+        "circuit.failure_threshold",
+        "colour",
+    ] {
         assert!(fields.contains(&field), "{field} in {fields:?}");
     }
     let loopback = app

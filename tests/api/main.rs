@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod cli;
+mod deliveries;
 mod email;
 mod escaping;
 mod hardening;
