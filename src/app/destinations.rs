@@ -362,3 +362,107 @@ pub async fn update(state: &AppState, actor: &str, id: &str, body: Value) -> App
         .map(shown)
         .ok_or(Error::NotFound(Missing::Destination))
 }
+
+fn new_secret(state: &AppState) -> (String, String, Vec<u8>) {
+    let secret = format!(
+        "whsec_{}",
+        crate::domain::encoding::b64(&state.crypto.random_bytes::<SECRET_BYTES>())
+    );
+    let secret_id = store::new_id("dsec");
+    let sealed = state
+        .crypto
+        .seal(&destinations::seal_context(&secret_id), secret.as_bytes());
+    (secret, secret_id, sealed)
+}
+
+/// Issue a new signing secret: attempts carry both signatures for `--secret-grace`, so the
+/// receiving side can switch without refusing a delivery. Returns the new secret (shown once).
+pub async fn rotate_secret(state: &AppState, actor: &str, id: &str) -> AppResult<String> {
+    let (secret, secret_id, sealed) = new_secret(state);
+    let now = state.now();
+    let grace = state.config.secret_grace.as_secs() as i64;
+    let (id, actor) = (id.to_string(), actor.to_string());
+    let rotated = state
+        .store
+        .write(move |c| {
+            if !destinations::rotate_secret(c, &id, &secret_id, &sealed, now, now + grace)? {
+                return Ok(false);
+            }
+            audit::record(c, now, &actor, "destination.secret_rotated", &id, json!({}))?;
+            Ok::<_, store::StoreError>(true)
+        })
+        .await?;
+    if !rotated {
+        return Err(Error::NotFound(Missing::Destination));
+    }
+    Ok(secret)
+}
+
+/// What a test send did.
+pub struct TestSend {
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+/// Send one `hookgate.test` request to the destination now, signed like a delivery.
+pub async fn send_test(state: &AppState, id: &str) -> AppResult<TestSend> {
+    let shown = get(state, id).await?;
+    let url = crate::domain::egress::DestinationUrl::parse(
+        &shown.row.url,
+        &state.config.destination_allow,
+    )
+    .map_err(|m| Error::Invalid(vec![Violation::new("url", m)]))?;
+    let now = state.now();
+    let (did, message_id) = (shown.row.id.clone(), store::new_id("msg"));
+    let body = json!({
+        "type": "hookgate.test",
+        "destination_id": did,
+        "sent_at": crate::clock::rfc3339(now),
+    })
+    .to_string();
+    let secrets = state
+        .store
+        .read(move |c| destinations::live_secrets(c, &did, now))
+        .await?;
+    let signatures: Vec<String> = secrets
+        .iter()
+        .filter_map(|s| {
+            let text = state
+                .crypto
+                .open(&destinations::seal_context(&s.id), &s.sealed)
+                .ok()?;
+            let secret =
+                crate::domain::WebhookSecret::parse(std::str::from_utf8(&text).ok()?).ok()?;
+            Some(crate::domain::signature::sign(
+                secret.key(),
+                &message_id,
+                now,
+                body.as_bytes(),
+            ))
+        })
+        .collect();
+    let headers = vec![
+        ("webhook-id".to_string(), message_id),
+        ("webhook-timestamp".to_string(), now.to_string()),
+        ("webhook-signature".to_string(), signatures.join(" ")),
+        ("hookgate-source".to_string(), "hookgate".to_string()),
+        ("hookgate-topic".to_string(), "hookgate.test".to_string()),
+        ("hookgate-attempt".to_string(), "1".to_string()),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    let timeout = Duration::from_millis(shown.row.timeout_ms.max(1) as u64);
+    let outbound = crate::outbound::Outbound::new(state.config.destination_allow.clone());
+    let sent = outbound.post(&url, &headers, body.into(), timeout).await;
+    Ok(TestSend {
+        delivered: sent.status.is_some_and(|s| (200..300).contains(&s)),
+        status_code: sent.status,
+        duration_ms: sent.duration.as_millis() as u64,
+        error: sent.error.map(str::to_string).or_else(|| {
+            sent.status
+                .filter(|s| !(200..300).contains(s))
+                .map(|s| format!("status {s}"))
+        }),
+    })
+}

@@ -231,3 +231,34 @@ pub fn update(conn: &Connection, id: &str, ch: &Changes, now: i64) -> StoreResul
     )?;
     Ok(n > 0)
 }
+
+/// Make a new signing secret current; the current one keeps signing alongside until
+/// `previous_valid_until`, and any older one stops now. False when there is no such destination.
+pub fn rotate_secret(
+    conn: &Connection,
+    id: &str,
+    secret_id: &str,
+    sealed: &[u8],
+    now: i64,
+    previous_valid_until: i64,
+) -> StoreResult<bool> {
+    if get(conn, id)?.is_none() {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE destination_secrets SET valid_until = ?2
+         WHERE destination_id = ?1 AND valid_until IS NOT NULL AND valid_until > ?2",
+        params![id, now],
+    )?;
+    conn.execute(
+        "UPDATE destination_secrets SET valid_until = ?2
+         WHERE destination_id = ?1 AND valid_until IS NULL",
+        params![id, previous_valid_until],
+    )?;
+    conn.execute(
+        "INSERT INTO destination_secrets (id, destination_id, secret_sealed, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![secret_id, id, sealed, now],
+    )?;
+    Ok(true)
+}

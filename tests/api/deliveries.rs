@@ -404,3 +404,85 @@ async fn destinations_at_refused_addresses_and_bad_settings_are_422_with_every_f
         loopback.body
     );
 }
+
+#[tokio::test]
+async fn after_a_rotation_attempts_carry_both_signatures_until_the_overlap_ends() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    let d = destination(
+        &app,
+        json!({"name": "Rotating", "url": format!("http://127.0.0.1:{port}/")}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let old = d["signing_secret"].as_str().unwrap().to_string();
+    let rotated = app
+        .admin_post(
+            &format!("/api/v1/admin/destinations/{id}/secret"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new = rotated.body["signing_secret"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+
+    let s = app.sender("rotate-dst@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    let got = eventually("the first delivery arrives", || async {
+        sink.received().first().cloned()
+    })
+    .await;
+    let verifies = |r: &Received, secret: &str| {
+        let ts: i64 = r.header("webhook-timestamp").unwrap().parse().unwrap();
+        let expected = sign(secret, r.header("webhook-id").unwrap(), ts, &r.body);
+        r.header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .any(|s| s == expected)
+    };
+    assert!(verifies(&got, &old) && verifies(&got, &new), "{got:?}");
+
+    app.advance(hours(24) + Duration::from_secs(1));
+    app.send_order(&s, "w-2", &order_body(None, "PENDING"))
+        .await;
+    let got = eventually("the second delivery arrives", || async {
+        sink.received().get(1).cloned()
+    })
+    .await;
+    assert!(verifies(&got, &new) && !verifies(&got, &old), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_test_send_reports_what_the_destination_answered() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    let d = destination(
+        &app,
+        json!({"name": "Test me", "url": format!("http://127.0.0.1:{port}/t")}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let secret = d["signing_secret"].as_str().unwrap().to_string();
+    let ok = app
+        .admin_post(&format!("/api/v1/admin/destinations/{id}/test"), json!({}))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["delivered"], true);
+    assert_eq!(ok.body["status_code"], 200);
+    let got = sink.received()[0].clone();
+    assert_eq!(got.header("hookgate-topic"), Some("hookgate.test"));
+    let ts: i64 = got.header("webhook-timestamp").unwrap().parse().unwrap();
+    let expected = sign(&secret, got.header("webhook-id").unwrap(), ts, &got.body);
+    assert_eq!(got.header("webhook-signature"), Some(expected.as_str()));
+
+    sink.answer(&[500]);
+    let failed = app
+        .admin_post(&format!("/api/v1/admin/destinations/{id}/test"), json!({}))
+        .await;
+    assert_eq!(failed.body["delivered"], false);
+    assert_eq!(failed.body["status_code"], 500);
+    assert!(failed.body["error"].as_str().is_some());
+    let audit = app.admin_get("/api/v1/admin/audit").await.body.to_string();
+    assert!(audit.contains("destination.created"), "{audit}");
+}

@@ -219,3 +219,41 @@ pub async fn delivery(
     );
     Ok(HttpResponse::Ok().json(b))
 }
+
+#[derive(Serialize)]
+struct Rotated {
+    signing_secret: String,
+}
+
+/// `POST /api/v1/admin/destinations/{destination_id}/secret`
+pub async fn rotate(
+    state: web::Data<AppState>,
+    admin: AuthAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let signing_secret = app::destinations::rotate_secret(&state, &admin.actor(), &path).await?;
+    Ok(HttpResponse::Ok().json(Rotated { signing_secret }))
+}
+
+#[derive(Serialize)]
+struct Tested {
+    delivered: bool,
+    status_code: Option<u16>,
+    duration_ms: u64,
+    error: Option<String>,
+}
+
+/// `POST /api/v1/admin/destinations/{destination_id}/test`
+pub async fn test(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let t = app::destinations::send_test(&state, &path).await?;
+    Ok(HttpResponse::Ok().json(Tested {
+        delivered: t.delivered,
+        status_code: t.status_code,
+        duration_ms: t.duration_ms,
+        error: t.error,
+    }))
+}

@@ -67,6 +67,14 @@ pub fn scope() -> actix_web::Scope {
                     "/destinations/{destination_id}",
                     web::patch().to(destinations::update),
                 )
+                .route(
+                    "/destinations/{destination_id}/secret",
+                    web::post().to(destinations::rotate),
+                )
+                .route(
+                    "/destinations/{destination_id}/test",
+                    web::post().to(destinations::test),
+                )
                 .route("/deliveries", web::get().to(destinations::deliveries))
                 .route(
                     "/deliveries/{delivery_id}",
