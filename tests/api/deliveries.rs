@@ -486,3 +486,102 @@ async fn a_test_send_reports_what_the_destination_answered() {
     let audit = app.admin_get("/api/v1/admin/audit").await.body.to_string();
     assert!(audit.contains("destination.created"), "{audit}");
 }
+
+#[tokio::test]
+async fn the_console_creates_a_destination_and_shows_its_deliveries_and_attempts() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[503]);
+    let admin = app.admin_browser().await;
+    let list = admin.page("/admin/destinations").await;
+    assert!(list.contains("No destinations yet."), "{list}");
+    let csrf = csrf_in(&list);
+    let refused = admin
+        .post_form(
+            "/admin/destinations",
+            &[
+                ("csrf", &csrf),
+                ("name", "Typed name"),
+                ("url", "http://10.1.2.3/x"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("Typed name") && html.contains("private address"),
+        "{html}"
+    );
+
+    let url = format!("http://127.0.0.1:{port}/in");
+    let created = admin
+        .post_form(
+            "/admin/destinations",
+            &[
+                ("csrf", &csrf),
+                ("name", "Warehouse"),
+                ("url", &url),
+                ("topics", "order.*"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let html = created.text().await.unwrap();
+    assert!(
+        html.contains(r#"<code id="destination-secret">whsec_"#),
+        "shown once: {html}"
+    );
+
+    let s = app.sender("console-dst@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    eventually("the first attempt is made", || async {
+        (!sink.received().is_empty()).then_some(())
+    })
+    .await;
+    let listed = app.admin_get("/api/v1/admin/destinations").await;
+    let id = listed.body["items"][0]["destination_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = eventually("the failed attempt is recorded", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["attempts"] == 1).then(|| items[0].clone())
+    })
+    .await;
+    let page = admin.page(&format!("/admin/destinations/{id}")).await;
+    assert!(page.contains("Warehouse") && page.contains("503"), "{page}");
+    assert!(
+        !page.contains("destination-secret"),
+        "the secret is not shown again"
+    );
+    let delivery = admin
+        .page(&format!(
+            "/admin/deliveries/{}",
+            item["delivery_id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        delivery.contains("503") && delivery.contains("ok"),
+        "{delivery}"
+    );
+    let pending = admin.page("/admin/deliveries?status=pending").await;
+    assert!(
+        pending.contains(item["event_id"].as_str().unwrap()),
+        "{pending}"
+    );
+
+    let disabled = admin
+        .post_form(
+            &format!("/admin/destinations/{id}/disable"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .page(&format!("/admin/destinations/{id}"))
+            .await
+            .contains(r#"id="destination-state">disabled"#)
+    );
+}

@@ -8,6 +8,7 @@ use actix_web::web;
 use serde::Deserialize;
 
 mod dashboard;
+mod destinations;
 mod kyc;
 mod login;
 mod merchants;
@@ -52,6 +53,21 @@ pub fn scope() -> actix_web::Scope {
         .route(
             "/sources/{source_id}/{action}",
             web::post().to(sources::set_enabled),
+        )
+        .route("/destinations", web::get().to(destinations::destinations))
+        .route("/destinations", web::post().to(destinations::create))
+        .route(
+            "/destinations/{destination_id}",
+            web::get().to(destinations::destination),
+        )
+        .route(
+            "/destinations/{destination_id}/{action}",
+            web::post().to(destinations::set_enabled),
+        )
+        .route("/deliveries", web::get().to(destinations::deliveries))
+        .route(
+            "/deliveries/{delivery_id}",
+            web::get().to(destinations::delivery),
         )
         .route("/events", web::get().to(records::events))
         .route("/events/{event_id}", web::get().to(records::event))

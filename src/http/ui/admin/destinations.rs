@@ -1,0 +1,367 @@
+//! Admin console: destinations and their deliveries.
+
+use super::{Chrome, chrome};
+use crate::{
+    app::{self, destinations::Shown, paging},
+    error::ApiError,
+    http::{
+        session::{AdminSession, verify_csrf},
+        ui::{FieldErrors, UiResult, form_error, html, page, query_escape, when, when_ms},
+    },
+    state::AppState,
+    store::deliveries::Delivery,
+};
+use actix_web::{HttpRequest, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+struct DestinationRow {
+    id: String,
+    name: String,
+    url: String,
+    enabled: bool,
+    disabled_reason: String,
+    circuit: String,
+    next_probe: String,
+    pending: i64,
+    failed: i64,
+    oldest_pending: String,
+    filters: String,
+}
+
+async fn row(state: &AppState, s: &Shown) -> Result<DestinationRow, ApiError> {
+    let (pending, failed, oldest) = app::destinations::queue_state(state, &s.row.id).await?;
+    let list = |l: &Option<Vec<String>>| l.as_ref().map(|v| v.join(", "));
+    Ok(DestinationRow {
+        id: s.row.id.clone(),
+        name: s.row.name.clone(),
+        url: s.row.url.clone(),
+        enabled: s.row.enabled,
+        disabled_reason: s.row.disabled_reason.clone().unwrap_or_default(),
+        circuit: s.row.circuit_state.clone(),
+        next_probe: s.row.circuit_until_ms.map(when_ms).unwrap_or_default(),
+        pending,
+        failed,
+        oldest_pending: oldest.map(when).unwrap_or_else(|| "–".into()),
+        filters: format!(
+            "sources: {}; topics: {}",
+            list(&s.sources).unwrap_or_else(|| "all".into()),
+            list(&s.topics).unwrap_or_else(|| "all".into())
+        ),
+    })
+}
+
+#[derive(Default, Clone, Deserialize)]
+pub(super) struct NewDestinationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    sources: String,
+    #[serde(default)]
+    topics: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/destinations.html")]
+struct DestinationsPage {
+    chrome: Chrome,
+    items: Vec<DestinationRow>,
+    f: NewDestinationForm,
+    errors: FieldErrors,
+    error: Option<String>,
+}
+
+async fn list_page(
+    state: &AppState,
+    s: &AdminSession,
+    f: NewDestinationForm,
+    errors: FieldErrors,
+    error: Option<String>,
+    status: StatusCode,
+) -> UiResult {
+    let mut items = Vec::new();
+    for d in app::destinations::list(state).await? {
+        items.push(row(state, &d).await?);
+    }
+    Ok(html(
+        status,
+        &DestinationsPage {
+            chrome: chrome(state, s, "destinations"),
+            items,
+            f,
+            errors,
+            error,
+        },
+    ))
+}
+
+pub(super) async fn destinations(state: web::Data<AppState>, s: AdminSession) -> UiResult {
+    list_page(
+        &state,
+        &s,
+        NewDestinationForm::default(),
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// A comma-separated field as a JSON list (empty: all).
+fn list_field(raw: &str) -> Value {
+    let items: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        Value::Null
+    } else {
+        json!(items)
+    }
+}
+
+fn actor(s: &AdminSession) -> String {
+    format!("admin:{}", s.admin.email)
+}
+
+pub(super) async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    form: web::Form<NewDestinationForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let f = form.into_inner();
+    let body = json!({
+        "name": f.name.trim(), "url": f.url.trim(),
+        "sources": list_field(&f.sources), "topics": list_field(&f.topics),
+    });
+    match app::destinations::create(&state, &actor(&s), body).await {
+        Ok(created) => {
+            destination_page(
+                &state,
+                &s,
+                &created.shown.row.id,
+                Some(created.signing_secret),
+                None,
+            )
+            .await
+        }
+        Err(e @ app::Error::Invalid(_)) => {
+            let e = ApiError::from(e);
+            let status = e.status;
+            let (errors, error) = form_error(e);
+            list_page(&state, &s, f, errors, error, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct DeliveryRow {
+    id: String,
+    event_id: String,
+    status: String,
+    attempts: i64,
+    next: String,
+    last: String,
+    created: String,
+}
+
+fn delivery_row(d: &Delivery) -> DeliveryRow {
+    DeliveryRow {
+        id: d.id.clone(),
+        event_id: d.event_id.clone(),
+        status: d.status.clone(),
+        attempts: d.attempts,
+        next: if d.status == "pending" {
+            when_ms(d.next_attempt_ms)
+        } else {
+            "–".into()
+        },
+        last: match (d.last_status_code, &d.last_error) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "–".into(),
+        },
+        created: when(d.created_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/destination.html")]
+struct DestinationPage {
+    chrome: Chrome,
+    d: DestinationRow,
+    retry: String,
+    circuit_settings: String,
+    timeout: String,
+    deliveries: Vec<DeliveryRow>,
+    secret: Option<String>,
+    notice: Option<String>,
+}
+
+async fn destination_page(
+    state: &AppState,
+    s: &AdminSession,
+    id: &str,
+    secret: Option<String>,
+    notice: Option<String>,
+) -> UiResult {
+    let shown = app::destinations::get(state, id).await?;
+    let page_request = paging::PageRequest {
+        limit: 20,
+        cursor: None,
+    };
+    let recent =
+        app::deliveries::list(state, Some(id.to_string()), None, None, page_request).await?;
+    page(&DestinationPage {
+        chrome: chrome(state, s, "destinations"),
+        d: row(state, &shown).await?,
+        retry: shown.retry.to_string(),
+        circuit_settings: shown.circuit.to_string(),
+        timeout: format!("{} s", shown.row.timeout_ms / 1000),
+        deliveries: recent.items.iter().map(delivery_row).collect(),
+        secret,
+        notice,
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct DoneQuery {
+    done: Option<String>,
+}
+
+pub(super) async fn destination(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    path: web::Path<String>,
+    q: web::Query<DoneQuery>,
+) -> UiResult {
+    let notice = match q.done.as_deref() {
+        Some("enabled") => Some("Enabled: waiting deliveries go again.".to_string()),
+        Some("disabled") => Some("Disabled: deliveries wait until it is enabled.".to_string()),
+        _ => None,
+    };
+    destination_page(&state, &s, &path, None, notice).await
+}
+
+pub(super) async fn set_enabled(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<super::CsrfForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let (id, action) = path.into_inner();
+    let enabled = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        _ => return Err(ApiError::not_found("not_found", "No such action.").into()),
+    };
+    app::destinations::update(&state, &actor(&s), &id, json!({ "enabled": enabled })).await?;
+    crate::http::ui::redirect(&format!("/admin/destinations/{id}?done={action}d"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeliveriesQuery {
+    destination_id: Option<String>,
+    event_id: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/deliveries.html")]
+struct DeliveriesPage {
+    chrome: Chrome,
+    destination_id: String,
+    event_id: String,
+    status: String,
+    items: Vec<DeliveryRow>,
+    next_link: Option<String>,
+}
+
+pub(super) async fn deliveries(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    q: web::Query<DeliveriesQuery>,
+) -> UiResult {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (destination_id, event_id, status) =
+        (text(&q.destination_id), text(&q.event_id), text(&q.status));
+    let page_request = paging::request(Some(50), q.cursor.as_deref())?;
+    let found = app::deliveries::list(
+        &state,
+        Some(destination_id.clone()),
+        Some(event_id.clone()),
+        Some(&status),
+        page_request,
+    )
+    .await?;
+    let next_link = found.next_cursor.map(|c| {
+        format!(
+            "/admin/deliveries?destination_id={}&event_id={}&status={}&cursor={c}",
+            query_escape(&destination_id),
+            query_escape(&event_id),
+            query_escape(&status)
+        )
+    });
+    page(&DeliveriesPage {
+        chrome: chrome(&state, &s, "deliveries"),
+        destination_id,
+        event_id,
+        status,
+        items: found.items.iter().map(delivery_row).collect(),
+        next_link,
+    })
+}
+
+struct AttemptView {
+    at: String,
+    status_code: String,
+    duration: String,
+    error: String,
+    excerpt: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/delivery.html")]
+struct DeliveryPage {
+    chrome: Chrome,
+    d: DeliveryRow,
+    destination_id: String,
+    attempts: Vec<AttemptView>,
+}
+
+pub(super) async fn delivery(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    path: web::Path<String>,
+) -> UiResult {
+    let (d, attempts) = app::deliveries::get(&state, &path).await?;
+    page(&DeliveryPage {
+        chrome: chrome(&state, &s, "deliveries"),
+        destination_id: d.destination_id.clone(),
+        d: delivery_row(&d),
+        attempts: attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                at: when_ms(a.at_ms),
+                status_code: a
+                    .status_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "–".into()),
+                duration: format!("{} ms", a.duration_ms),
+                error: a.error.unwrap_or_default(),
+                excerpt: a.excerpt.unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
