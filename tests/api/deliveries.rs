@@ -565,6 +565,16 @@ async fn the_console_creates_a_destination_and_shows_its_deliveries_and_attempts
         delivery.contains("503") && delivery.contains("ok"),
         "{delivery}"
     );
+    let event = admin
+        .page(&format!(
+            "/admin/events/{}",
+            item["event_id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        event.contains(item["delivery_id"].as_str().unwrap()),
+        "the event lists its deliveries"
+    );
     let pending = admin.page("/admin/deliveries?status=pending").await;
     assert!(
         pending.contains(item["event_id"].as_str().unwrap()),

@@ -163,17 +163,17 @@ pub(super) async fn create(
     }
 }
 
-struct DeliveryRow {
-    id: String,
-    event_id: String,
-    status: String,
-    attempts: i64,
-    next: String,
-    last: String,
-    created: String,
+pub(super) struct DeliveryRow {
+    pub(super) id: String,
+    pub(super) event_id: String,
+    pub(super) status: String,
+    pub(super) attempts: i64,
+    pub(super) next: String,
+    pub(super) last: String,
+    pub(super) created: String,
 }
 
-fn delivery_row(d: &Delivery) -> DeliveryRow {
+pub(super) fn delivery_row(d: &Delivery) -> DeliveryRow {
     DeliveryRow {
         id: d.id.clone(),
         event_id: d.event_id.clone(),

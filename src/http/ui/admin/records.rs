@@ -123,6 +123,7 @@ struct EventPage {
     headers: Vec<(String, String)>,
     body: String,
     order_status: Option<String>,
+    deliveries: Vec<super::destinations::DeliveryRow>,
 }
 
 pub(super) async fn event(
@@ -131,6 +132,11 @@ pub(super) async fn event(
     path: web::Path<String>,
 ) -> UiResult {
     let (e, order) = app::events::get(&state, &path).await?;
+    let all = paging::PageRequest {
+        limit: 100,
+        cursor: None,
+    };
+    let deliveries = app::deliveries::list(&state, None, Some(e.id.clone()), None, all).await?;
     let raw = e.body.clone().unwrap_or_default();
     let body = serde_json::from_slice::<serde_json::Value>(&raw)
         .ok()
@@ -158,6 +164,11 @@ pub(super) async fn event(
         headers,
         body,
         order_status: order.map(|o| o.tracking_status),
+        deliveries: deliveries
+            .items
+            .iter()
+            .map(super::destinations::delivery_row)
+            .collect(),
     })
 }
 
