@@ -21,7 +21,7 @@ impl Drop for Server {
 }
 
 /// The TCP port a process listens on, read from /proc (its log, which would say, is unwritable).
-fn listening_port(pid: u32) -> Option<u16> {
+pub(crate) fn listening_port(pid: u32) -> Option<u16> {
     let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .ok()?
         .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
