@@ -76,7 +76,8 @@ pub struct Done {
     report: Report,
     destination_id: String,
     settings: CircuitSettings,
-    step: Step,
+    /// `None` when nothing was sent (says nothing about the destination's health).
+    step: Option<Step>,
 }
 
 impl Dispatcher {
@@ -182,11 +183,16 @@ impl Dispatcher {
             let Some(circuit) = self.circuits.get_mut(&d.destination_id) else {
                 continue;
             };
-            let opened = circuit.record(d.step.health(), now, &d.settings);
+            let Some(step) = &d.step else {
+                circuit.on_neutral(now);
+                circuits.push((d.destination_id.clone(), *circuit, None));
+                continue;
+            };
+            let opened = circuit.record(step.health(), now, &d.settings);
             if opened {
                 tracing::warn!(destination = %d.destination_id, "circuit opened");
             }
-            let disabled = matches!(d.step, Step::DisableDestination { .. }).then_some("gone");
+            let disabled = matches!(step, Step::DisableDestination { .. }).then_some("gone");
             if disabled.is_some()
                 && let Some(row) = self.rows.iter_mut().find(|r| r.id == d.destination_id)
             {
@@ -224,7 +230,33 @@ pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
     let Job { claimed, target } = job;
     let attempt_no = claimed.attempts as u32 + 1;
     let started = state.now_ms();
-    let sent = send(state, outbound, &claimed, &target, attempt_no).await;
+    let sent = match send(state, outbound, &claimed, &target, attempt_no).await {
+        Sent::Attempted(sent) => sent,
+        Sent::Skipped {
+            status,
+            error,
+            retry_in,
+        } => {
+            let now = state.now_ms();
+            return Done {
+                destination_id: claimed.destination_id.clone(),
+                settings: target.settings,
+                step: None,
+                report: Report {
+                    delivery_id: claimed.id,
+                    at_ms: started,
+                    attempted: false,
+                    status_code: None,
+                    duration_ms: 0,
+                    error: Some(error.to_string()),
+                    excerpt: None,
+                    status,
+                    next_attempt_ms: now + retry_in.as_millis() as i64,
+                    failed: false,
+                },
+            };
+        }
+    };
     let now = state.now_ms();
     let jitter = {
         let bytes = state.crypto.random_bytes::<8>();
@@ -254,8 +286,20 @@ pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
             next_attempt_ms,
             failed: attempted && !matches!(step, Step::Succeeded),
         },
-        step,
+        step: Some(step),
     }
+}
+
+/// What `send` did.
+enum Sent {
+    Attempted(Attempt),
+    /// Nothing was sent: the delivery becomes `status`, with `error` recorded, and (when still
+    /// pending) is tried again after `retry_in`.
+    Skipped {
+        status: &'static str,
+        error: &'static str,
+        retry_in: Duration,
+    },
 }
 
 /// The request of one attempt: the event's raw body, signed with every live secret.
@@ -265,7 +309,7 @@ async fn send(
     claimed: &Claimed,
     target: &Target,
     attempt_no: u32,
-) -> Attempt {
+) -> Sent {
     let (event_id, destination_id, now) = (
         claimed.event_id.clone(),
         claimed.destination_id.clone(),
@@ -279,15 +323,34 @@ async fn send(
             Ok::<_, store::StoreError>((payload, secrets))
         })
         .await;
-    let failed = |error: &'static str| Attempt {
-        status: None,
-        retry_after: None,
-        error: Some(error),
-        duration: Duration::ZERO,
-        excerpt: String::new(),
+    let (payload, secrets) = match loaded {
+        Ok((Some(payload), secrets)) => (payload, secrets),
+        // Retention deleted the event: there is nothing left to send.
+        Ok((None, _)) => {
+            return Sent::Skipped {
+                status: "cancelled",
+                error: "event_expired",
+                retry_in: Duration::ZERO,
+            };
+        }
+        // The store could not be read: not the destination's fault, try again shortly.
+        Err(_) => {
+            return Sent::Skipped {
+                status: "pending",
+                error: "storage_unavailable",
+                retry_in: Duration::from_secs(5),
+            };
+        }
     };
-    let (Ok((Some(payload), secrets)), Some(url)) = (loaded, target.url.as_ref()) else {
-        return failed("connection_failed");
+    let Some(url) = target.url.as_ref() else {
+        // The stored URL no longer passes vetting (the allow-list changed): a failed attempt.
+        return Sent::Attempted(Attempt {
+            status: None,
+            retry_after: None,
+            error: Some("address_not_allowed"),
+            duration: Duration::ZERO,
+            excerpt: String::new(),
+        });
     };
     let mut signatures = Vec::new();
     for s in &secrets {
@@ -321,7 +384,9 @@ async fn send(
                 .unwrap_or_else(|| "application/json".into()),
         ),
     ];
-    outbound
-        .post(url, &headers, payload.body.into(), target.timeout)
-        .await
+    Sent::Attempted(
+        outbound
+            .post(url, &headers, payload.body.into(), target.timeout)
+            .await,
+    )
 }

@@ -108,8 +108,9 @@ pub fn report(conn: &Connection, r: &Report) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, next_attempt_ms = ?3, lease_until_ms = NULL,
              attempts = attempts + ?4, failed_attempts = failed_attempts + ?5,
-             last_status_code = CASE WHEN ?4 = 1 THEN ?6 ELSE last_status_code END,
-             last_error = CASE WHEN ?4 = 1 THEN ?7 ELSE last_error END,
+             last_status_code = CASE WHEN ?4 = 1 OR ?6 IS NOT NULL THEN ?6
+                                     ELSE last_status_code END,
+             last_error = CASE WHEN ?4 = 1 OR ?7 IS NOT NULL THEN ?7 ELSE last_error END,
              delivered_at = CASE WHEN ?2 = 'succeeded' THEN ?8 ELSE delivered_at END
          WHERE id = ?1 AND status = 'pending'",
     )?

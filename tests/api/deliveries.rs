@@ -702,3 +702,52 @@ async fn acknowledged_events_are_delivered_after_a_kill_9() {
         .collect();
     assert_eq!(ids.len(), 20, "each event once");
 }
+
+#[tokio::test]
+async fn a_delivery_whose_event_retention_deleted_is_cancelled_not_failed() {
+    let app = spawn_app_with(|o| {
+        o.destination_allow = Some("127.0.0.1/32".into());
+        o.jobs_interval = Some("100ms".into());
+    })
+    .await;
+    let (sink, port) = Sink::start().await;
+    let d = destination(
+        &app,
+        json!({"name": "Paused", "url": format!("http://127.0.0.1:{port}/"), "enabled": false}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let s = app.sender("expired@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    app.advance(days(31));
+    eventually("retention deletes the event", || async {
+        let events = app.admin_get("/api/v1/admin/events").await;
+        events.body["items"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+    let enabled = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/destinations/{id}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), StatusCode::OK);
+    let item = eventually("the delivery is cancelled", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["status"] == "cancelled").then(|| items[0].clone())
+    })
+    .await;
+    assert_eq!(item["last_error"], "event_expired", "{item}");
+    assert_eq!(item["attempts"], 0);
+    assert!(sink.received().is_empty());
+    let shown = app
+        .admin_get(&format!("/api/v1/admin/destinations/{id}"))
+        .await;
+    assert_eq!(
+        shown.body["state"]["circuit"], "closed",
+        "not the destination's fault"
+    );
+}
