@@ -213,6 +213,7 @@ impl From<app::Error> for ApiError {
                 "Only Meta sources answer GET (the subscription check); send webhooks with POST.",
             ),
             E::Webhook(r) => rejection(r),
+            E::Recovery(r) => recovery_refusal(r),
             E::Storage(e) => e.into(),
             E::Internal => ApiError::internal(),
         }
@@ -231,6 +232,33 @@ fn not_found(missing: Missing) -> ApiError {
         Missing::Delivery => ("delivery_not_found", "No delivery with this id."),
     };
     ApiError::not_found(code, message)
+}
+
+fn recovery_refusal(r: app::recovery::Refusal) -> ApiError {
+    use app::recovery::Refusal;
+    match r {
+        Refusal::NotRetryable { status } if status == "succeeded" => ApiError::conflict(
+            "delivery_not_retryable",
+            "This delivery succeeded; only failed or pending ones are retried. To send succeeded \
+             deliveries again, replay the destination with status \"succeeded\".",
+        ),
+        Refusal::NotRetryable { status } => ApiError::conflict(
+            "delivery_not_retryable",
+            format!("Only failed or pending deliveries can be retried; this one is {status}."),
+        ),
+        Refusal::InFlight => ApiError::conflict(
+            "delivery_in_flight",
+            "An attempt of this delivery is in flight; retry it once that attempt has reported.",
+        ),
+        Refusal::EventExpired => ApiError::conflict(
+            "event_expired",
+            "The event of this delivery is past retention and its body is gone; it cannot be sent again.",
+        ),
+        Refusal::EventNotAccepted => ApiError::conflict(
+            "event_not_accepted",
+            "This event was rejected at ingest; only accepted events are delivered.",
+        ),
+    }
 }
 
 fn source_refusal(refusal: Refusal, kind: Kind) -> ApiError {

@@ -25,17 +25,34 @@ pub(crate) async fn in_batches<F>(state: &AppState, work: F) -> AppResult<usize>
 where
     F: Fn(&rusqlite::Connection, u32) -> store::StoreResult<usize> + Send + Sync + 'static,
 {
+    in_batches_carrying(state, 0, move |c, total: &usize, limit| {
+        let n = work(c, limit)?;
+        Ok((n, total + n))
+    })
+    .await
+}
+
+/// `in_batches` for work that carries state from one batch to the next (a keyset cursor, running
+/// counts): `work(conn, carried, limit)` returns the rows it handled and the state after its
+/// batch. The state moves on only once its batch committed: the writer may run a batch a second
+/// time after a rollback (its jobs are `FnMut`), and the second run must start from the same
+/// place as the first. Stops once a batch handles fewer than `limit` rows; returns the state then.
+pub(crate) async fn in_batches_carrying<S, F>(state: &AppState, start: S, work: F) -> AppResult<S>
+where
+    S: Clone + Send + 'static,
+    F: Fn(&rusqlite::Connection, &S, u32) -> store::StoreResult<(usize, S)> + Send + Sync + 'static,
+{
     let work = Arc::new(work);
     let mut size = FIRST_BATCH;
-    let mut total = 0;
+    let mut carried = start;
     loop {
-        let batch = Arc::clone(&work);
+        let (batch, from) = (Arc::clone(&work), carried.clone());
         let started = Instant::now();
-        let done = state.store.write(move |c| batch(c, size)).await?;
+        let (done, next) = state.store.write(move |c| batch(c, &from, size)).await?;
         let took = started.elapsed();
-        total += done;
+        carried = next;
         if done < size as usize {
-            return Ok(total);
+            return Ok(carried);
         }
         size = next_batch_size(size, took);
         tokio::time::sleep((took * REST_FACTOR).max(MIN_REST)).await;

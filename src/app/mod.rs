@@ -19,6 +19,7 @@ pub mod orders;
 pub mod paging;
 pub mod passwords;
 pub mod records;
+pub mod recovery;
 pub mod secrets;
 pub mod sessions;
 pub mod source_ingest;
@@ -72,6 +73,8 @@ pub enum Error {
     MethodNotAllowed,
     /// An inbound webhook refused by the ingestion pipeline.
     Webhook(ingest::Rejection),
+    /// A retry or redelivery the delivery's or event's state does not allow.
+    Recovery(recovery::Refusal),
     /// The store failed.
     Storage(StoreError),
     /// A bug or corrupt data, already logged where it happened.

@@ -259,3 +259,355 @@ pub fn payload(conn: &Connection, event_id: &str) -> StoreResult<Option<Payload>
         }),
     )?)
 }
+
+// Recovery (CONTRACT section 10: retry, replay, redeliver). A reset puts a delivery back in the
+// queue with a fresh set of attempts, due at once: `pending`, `attempts` 0 (the retry policy
+// counts from there; the attempt log keeps every earlier attempt), no lease, no `delivered_at`.
+// It never touches a row whose lease is live: that attempt is in flight and will report, and
+// resetting under it would send twice at the same time and let the late report overwrite the
+// reset. `failed_attempts` stays (a reset delivery that then succeeds was recovered).
+
+/// The guarded reset: by rowid, only from `?2`'s status and only without a live lease at `?3`.
+const RESET: &str = "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_ms = ?3,
+         lease_until_ms = NULL, delivered_at = NULL
+     WHERE rowid = ?1 AND status = ?2 AND (lease_until_ms IS NULL OR lease_until_ms <= ?3)
+       AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)";
+
+/// What retrying one delivery needs to know about it.
+#[derive(Debug, Clone)]
+pub struct RetryTarget {
+    pub rowid: i64,
+    pub status: String,
+    pub attempts: i64,
+    /// An attempt holds the delivery until then.
+    pub lease_until_ms: Option<i64>,
+    /// The event (and its body) is still there, not yet deleted by retention.
+    pub event_kept: bool,
+}
+
+/// Look up a delivery for a retry.
+pub fn retry_target(conn: &Connection, id: &str) -> StoreResult<Option<RetryTarget>> {
+    Ok(optional(
+        conn.prepare_cached(
+            "SELECT rowid, status, attempts, lease_until_ms,
+                    EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)
+             FROM deliveries WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(RetryTarget {
+                rowid: r.get(0)?,
+                status: r.get(1)?,
+                attempts: r.get(2)?,
+                lease_until_ms: r.get(3)?,
+                event_kept: r.get(4)?,
+            })
+        }),
+    )?)
+}
+
+/// Reset one delivery (see `RESET`) from `status`; false when the guard refused it.
+pub fn reset(conn: &Connection, rowid: i64, status: &str, now_ms: i64) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached(RESET)?
+        .execute(params![rowid, status, now_ms])?;
+    Ok(n > 0)
+}
+
+/// The deliveries of one destination a replay resets: those in `status` created (unix seconds)
+/// in `since..until` (half-open) whose event is still kept and that no attempt holds.
+#[derive(Debug, Clone)]
+pub struct ReplayFilter {
+    pub destination_id: String,
+    pub status: &'static str,
+    pub since: i64,
+    pub until: i64,
+}
+
+/// A position in a destination's deliveries, in `deliveries_by_destination` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayKey {
+    pub created_at: i64,
+    pub rowid: i64,
+}
+
+/// One replay batch: how many rows it looked at, how many it reset and where it stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayBatch {
+    pub examined: usize,
+    pub reset: u64,
+    pub last: Option<ReplayKey>,
+}
+
+const COUNT_REPLAYABLE: &str = "SELECT count(*) FROM deliveries
+     WHERE destination_id = ?1 AND created_at >= ?2 AND created_at < ?3 AND status = ?4
+       AND (lease_until_ms IS NULL OR lease_until_ms <= ?5)
+       AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)";
+
+/// How many deliveries `f` matches at `now_ms` (a dry run; the same guard as the reset).
+pub fn count_replayable(conn: &Connection, f: &ReplayFilter, now_ms: i64) -> StoreResult<u64> {
+    Ok(conn
+        .prepare_cached(COUNT_REPLAYABLE)?
+        .query_row(
+            params![f.destination_id, f.since, f.until, f.status, now_ms],
+            |r| r.get::<_, i64>(0),
+        )?
+        .max(0) as u64)
+}
+
+/// Look at the next `limit` deliveries of `f`'s destination and window after `after`, and reset
+/// those that match. Each batch costs `limit` index steps and row updates whatever the mix of
+/// statuses, and a row is looked at once per replay (a reset row that fails again at once is
+/// not picked up again).
+pub fn replay_batch(
+    conn: &Connection,
+    f: &ReplayFilter,
+    after: Option<ReplayKey>,
+    now_ms: i64,
+    limit: u32,
+) -> StoreResult<ReplayBatch> {
+    let keys = next_keys(conn, f, after, limit)?;
+    let mut reset_rows = 0;
+    let mut stmt = conn.prepare_cached(RESET)?;
+    for key in &keys {
+        reset_rows += stmt.execute(params![key.rowid, f.status, now_ms])? as u64;
+    }
+    Ok(ReplayBatch {
+        examined: keys.len(),
+        reset: reset_rows,
+        last: keys.last().copied(),
+    })
+}
+
+const REST_OF_SECOND: &str = "SELECT created_at, rowid FROM deliveries
+     WHERE destination_id = ?1 AND created_at = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4";
+const LATER_SECONDS: &str = "SELECT created_at, rowid FROM deliveries
+     WHERE destination_id = ?1 AND created_at >= ?2 AND created_at < ?3
+     ORDER BY created_at, rowid LIMIT ?4";
+
+/// The next `limit` keys of the window after `after`. Two index seeks: the rest of `after`'s
+/// second, then the seconds after it (a row-value comparison on `(created_at, rowid)` would scan
+/// every row of a busy second from its start).
+fn next_keys(
+    conn: &Connection,
+    f: &ReplayFilter,
+    after: Option<ReplayKey>,
+    limit: u32,
+) -> StoreResult<Vec<ReplayKey>> {
+    let key = |r: &rusqlite::Row<'_>| {
+        Ok(ReplayKey {
+            created_at: r.get(0)?,
+            rowid: r.get(1)?,
+        })
+    };
+    let mut keys: Vec<ReplayKey> = Vec::new();
+    let from = match after {
+        None => f.since,
+        Some(a) => {
+            keys = conn
+                .prepare_cached(REST_OF_SECOND)?
+                .query_map(params![f.destination_id, a.created_at, a.rowid, limit], key)?
+                .collect::<rusqlite::Result<_>>()?;
+            a.created_at.saturating_add(1)
+        }
+    };
+    let wanted = limit.saturating_sub(keys.len() as u32);
+    if wanted > 0 {
+        let rest = conn
+            .prepare_cached(LATER_SECONDS)?
+            .query_map(params![f.destination_id, from, f.until, wanted], key)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        keys.extend(rest);
+    }
+    Ok(keys)
+}
+
+/// What redelivering an event needs: where it came from, and whether it was accepted.
+#[derive(Debug, Clone)]
+pub struct EventRoute {
+    pub source: String,
+    pub topic: String,
+    pub accepted: bool,
+}
+
+/// The source, topic and outcome of an event (without its body).
+pub fn event_route(conn: &Connection, event_id: &str) -> StoreResult<Option<EventRoute>> {
+    Ok(optional(
+        conn.prepare_cached(
+            "SELECT source, topic, outcome = 'accepted' FROM events WHERE id = ?1",
+        )?
+        .query_row([event_id], |r| {
+            Ok(EventRoute {
+                source: r.get(0)?,
+                topic: r.get(1)?,
+                accepted: r.get(2)?,
+            })
+        }),
+    )?)
+}
+
+/// A new pending delivery of `event_id` to `destination_id`, due now; returns its id.
+pub fn enqueue_one(
+    conn: &Connection,
+    event_id: &str,
+    destination_id: &str,
+    now_ms: i64,
+) -> StoreResult<String> {
+    let id = super::new_id("dlv");
+    conn.prepare_cached(
+        "INSERT INTO deliveries (id, event_id, destination_id, status, next_attempt_ms, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+    )?
+    .execute(params![
+        id,
+        event_id,
+        destination_id,
+        now_ms,
+        now_ms.div_euclid(1000)
+    ])?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO destinations (id, name, url, retry, timeout_ms, circuit, created_at,
+                 updated_at)
+             VALUES ('dst', 'Sink', 'http://127.0.0.1/', '{}', 1000, '{}', 0, 0)",
+            [],
+        )
+        .unwrap();
+        c
+    }
+
+    fn event(c: &Connection, id: &str) {
+        c.execute(
+            "INSERT INTO events (id, webhook_id, topic, received_at_ms, client_ip, body_hash,
+                 outcome, reason, duration_us)
+             VALUES (?1, ?1, 'order.created', 0, '127.0.0.1', x'00', 'accepted', 'created', 0)",
+            [id],
+        )
+        .unwrap();
+    }
+
+    /// A delivery to `dst` created at `created_at` (seconds) in `status`; returns its rowid.
+    fn delivery(c: &Connection, event_id: &str, created_at: i64, status: &str) -> i64 {
+        c.execute(
+            "INSERT INTO deliveries (id, event_id, destination_id, status, attempts,
+                 next_attempt_ms, created_at)
+             VALUES (?1, ?2, 'dst', ?3, 3, 0, ?4)",
+            params![super::super::new_id("dlv"), event_id, status, created_at],
+        )
+        .unwrap();
+        c.last_insert_rowid()
+    }
+
+    fn status_of(c: &Connection, rowid: i64) -> (String, i64) {
+        c.query_row(
+            "SELECT status, attempts FROM deliveries WHERE rowid = ?1",
+            [rowid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    fn failed_between(since: i64, until: i64) -> ReplayFilter {
+        ReplayFilter {
+            destination_id: "dst".into(),
+            status: "failed",
+            since,
+            until,
+        }
+    }
+
+    /// Run a whole replay in batches of `limit`, as the app does: (examined, reset).
+    fn replay_all(c: &Connection, f: &ReplayFilter, limit: u32) -> (usize, u64) {
+        let (mut after, mut examined, mut reset) = (None, 0, 0);
+        loop {
+            let b = replay_batch(c, f, after, 1_000, limit).unwrap();
+            examined += b.examined;
+            reset += b.reset;
+            after = b.last.or(after);
+            if b.examined < limit as usize {
+                return (examined, reset);
+            }
+        }
+    }
+
+    #[test]
+    fn a_replay_looks_at_each_row_of_its_window_once_and_resets_the_matching_ones() {
+        let c = db();
+        event(&c, "evt_1");
+        // Many rows in one second, so the cursor has to move inside a second.
+        let mut failed = Vec::new();
+        for _ in 0..5 {
+            failed.push(delivery(&c, "evt_1", 100, "failed"));
+        }
+        let succeeded = delivery(&c, "evt_1", 100, "succeeded");
+        failed.push(delivery(&c, "evt_1", 150, "failed"));
+        let too_late = delivery(&c, "evt_1", 200, "failed");
+        let too_early = delivery(&c, "evt_1", 99, "failed");
+        let f = failed_between(100, 200);
+        assert_eq!(count_replayable(&c, &f, 1_000).unwrap(), 6);
+        assert_eq!(replay_all(&c, &f, 2), (7, 6));
+        for rowid in failed {
+            assert_eq!(status_of(&c, rowid), ("pending".into(), 0));
+        }
+        assert_eq!(status_of(&c, succeeded).0, "succeeded");
+        assert_eq!(status_of(&c, too_late).0, "failed", "until is exclusive");
+        assert_eq!(status_of(&c, too_early).0, "failed");
+        assert_eq!(count_replayable(&c, &f, 1_000).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_live_lease_or_a_deleted_event_keeps_a_delivery_from_being_reset() {
+        let c = db();
+        event(&c, "evt_1");
+        let leased = delivery(&c, "evt_1", 100, "pending");
+        c.execute(
+            "UPDATE deliveries SET lease_until_ms = 5000 WHERE rowid = ?1",
+            [leased],
+        )
+        .unwrap();
+        let expired_event = delivery(&c, "evt_gone", 100, "pending");
+        assert!(!reset(&c, leased, "pending", 4_999).unwrap(), "in flight");
+        assert!(!reset(&c, expired_event, "pending", 4_999).unwrap());
+        assert!(reset(&c, leased, "pending", 5_000).unwrap(), "lease over");
+        let (next, lease): (i64, Option<i64>) = c
+            .query_row(
+                "SELECT next_attempt_ms, lease_until_ms FROM deliveries WHERE rowid = ?1",
+                [leased],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((next, lease), (5_000, None), "due now, unclaimed");
+        assert!(
+            !reset(&c, leased, "failed", 5_000).unwrap(),
+            "only from the given status"
+        );
+    }
+
+    /// A replay shares the writer with ingest: each of its statements follows an index.
+    #[test]
+    fn replay_queries_follow_indexes() {
+        let c = db();
+        for sql in [RESET, REST_OF_SECOND, LATER_SECONDS, COUNT_REPLAYABLE] {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let params = vec![0; stmt.parameter_count()];
+            let steps: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let scans: Vec<&String> = steps
+                .iter()
+                .filter(|s| s.starts_with("SCAN") || s.contains("TEMP B-TREE"))
+                .collect();
+            assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
+        }
+    }
+}

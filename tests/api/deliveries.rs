@@ -5,136 +5,7 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One request the sink received.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A tiny HTTP/1.1 endpoint: answers each request with the next queued status (200 when the
-/// queue is empty) and closes the connection.
-#[derive(Clone, Default)]
-struct Sink {
-    received: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Sink {
-    async fn start() -> (Sink, u16) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sink = Sink::default();
-        let serving = sink.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let sink = serving.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let head_end = loop {
-                        let Ok(n) = stream.read(&mut chunk).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i;
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-                    let mut lines = head.split("\r\n");
-                    let path = lines
-                        .next()
-                        .and_then(|l| l.split(' ').nth(1))
-                        .unwrap_or_default()
-                        .to_string();
-                    let headers: Vec<(String, String)> = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                        .collect();
-                    let length: usize = headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut body = buf[head_end + 4..].to_vec();
-                    while body.len() < length {
-                        let Ok(n) = stream.read(&mut chunk).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            break;
-                        }
-                        body.extend_from_slice(&chunk[..n]);
-                    }
-                    let status = sink.answers.lock().unwrap().pop_front().unwrap_or(200);
-                    sink.received.lock().unwrap().push(Received {
-                        path,
-                        headers,
-                        body,
-                    });
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                    );
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                });
-            }
-        });
-        (sink, port)
-    }
-
-    fn answer(&self, statuses: &[u16]) {
-        self.answers.lock().unwrap().extend(statuses);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn spawn() -> TestApp {
-    spawn_app_with(|o| {
-        o.destination_allow = Some("127.0.0.1/32".into());
-        o.merchant_rate = Some("1000/s".into());
-    })
-    .await
-}
-
-async fn destination(app: &TestApp, body: Value) -> Value {
-    let res = app.admin_post("/api/v1/admin/destinations", body).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.body
-}
-
-async fn deliveries_of(app: &TestApp, destination_id: &str) -> Vec<Value> {
-    let res = app
-        .admin_get(&format!(
-            "/api/v1/admin/deliveries?destination_id={destination_id}"
-        ))
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.body["items"].as_array().unwrap().clone()
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn an_accepted_order_reaches_its_destination_signed_with_the_destinations_secret() {
@@ -354,7 +225,7 @@ async fn consecutive_failures_open_the_circuit_and_nothing_is_sent_while_open() 
         "nothing is sent while the circuit is open"
     );
     // After the cool-down one probe goes; its success closes the circuit and the rest flow.
-    sink.answers.lock().unwrap().clear();
+    sink.clear_answers();
     app.advance(Duration::from_secs(61));
     eventually("both deliveries succeed", || async {
         let items = deliveries_of(&app, &id).await;

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use std::{future::Future, io::Write, path::PathBuf, process::Command, sync::Arc, time::Duration};
 
 mod session;
+mod sink;
 pub use session::{BrowserSession, csrf_in};
+pub use sink::{Sink, deliveries_of, destination, spawn};
 
 /// The hookgate binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");

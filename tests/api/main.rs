@@ -16,6 +16,7 @@ mod observability;
 mod orders;
 mod pages;
 mod proxy;
+mod recovery;
 mod secrets;
 mod sources;
 mod webdriver;

@@ -8,6 +8,7 @@ pub mod health;
 pub mod ingest;
 pub mod kyc;
 pub mod orders;
+pub mod recovery;
 pub mod secret;
 pub mod source_ingest;
 pub mod sources;
@@ -79,6 +80,18 @@ pub fn scope() -> actix_web::Scope {
                 .route(
                     "/deliveries/{delivery_id}",
                     web::get().to(destinations::delivery),
+                )
+                .route(
+                    "/deliveries/{delivery_id}/retry",
+                    web::post().to(recovery::retry),
+                )
+                .route(
+                    "/destinations/{destination_id}/replay",
+                    web::post().to(recovery::replay),
+                )
+                .route(
+                    "/events/{event_id}/redeliver",
+                    web::post().to(recovery::redeliver),
                 )
                 .route("/outbox", web::get().to(admin_log::outbox))
                 .route("/audit", web::get().to(admin_log::audit))
