@@ -622,3 +622,109 @@ async fn a_delivery_whose_event_retention_deleted_is_cancelled_not_failed() {
         "not the destination's fault"
     );
 }
+
+#[tokio::test]
+async fn the_console_replays_dead_letters_after_showing_their_count_retries_and_redelivers() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[500, 500]);
+    let d = destination(
+        &app,
+        json!({"name": "Dead end", "url": format!("http://127.0.0.1:{port}/"),
+               "retry": {"strategy": "fixed", "max_attempts": 1, "base_delay": "1s"}}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let s = app.sender("console-recover@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    app.send_order(&s, "w-2", &order_body(None, "PENDING"))
+        .await;
+    eventually("both become dead letters", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.len() == 2 && items.iter().all(|i| i["status"] == "failed")).then_some(())
+    })
+    .await;
+
+    let admin = app.admin_browser().await;
+    let page = admin.page(&format!("/admin/destinations/{id}")).await;
+    assert!(page.contains("Replay the 2 dead letters"), "{page}");
+    let csrf = csrf_in(&page);
+    let counted = admin
+        .post_form(
+            &format!("/admin/destinations/{id}/replay"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let html = counted.text().await.unwrap();
+    assert!(
+        html.contains("<strong>2</strong> failed deliveries"),
+        "{html}"
+    );
+    assert_eq!(sink.received().len(), 2, "counting sends nothing");
+    let replayed = admin
+        .post_form(
+            &format!("/admin/destinations/{id}/replay"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    eventually("the replay delivers both", || async {
+        let items = deliveries_of(&app, &id).await;
+        items
+            .iter()
+            .all(|i| i["status"] == "succeeded")
+            .then_some(())
+    })
+    .await;
+
+    // Redeliver an event from its page: a new delivery, the same webhook-id.
+    let items = deliveries_of(&app, &id).await;
+    let event_id = items[0]["event_id"].as_str().unwrap().to_string();
+    let redelivered = admin
+        .post_form(
+            &format!("/admin/events/{event_id}/redeliver"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(redelivered.status(), StatusCode::SEE_OTHER);
+    eventually("the redelivery arrives", || async {
+        let n = sink
+            .received()
+            .iter()
+            .filter(|r| r.header("webhook-id") == Some(event_id.as_str()))
+            .count();
+        (n >= 3).then_some(())
+    })
+    .await;
+
+    // Retry from a delivery's page.
+    sink.answer(&[500]);
+    app.send_order(&s, "w-3", &order_body(None, "PENDING"))
+        .await;
+    let dead = eventually("a new dead letter", || async {
+        let items = deliveries_of(&app, &id).await;
+        items
+            .iter()
+            .find(|i| i["status"] == "failed")
+            .map(|i| i["delivery_id"].as_str().unwrap().to_string())
+    })
+    .await;
+    let page = admin.page(&format!("/admin/deliveries/{dead}")).await;
+    assert!(page.contains("retry-delivery"), "{page}");
+    let retried = admin
+        .post_form(
+            &format!("/admin/deliveries/{dead}/retry"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    eventually("the retry succeeds", || async {
+        let items = deliveries_of(&app, &id).await;
+        items
+            .iter()
+            .all(|i| i["status"] == "succeeded")
+            .then_some(())
+    })
+    .await;
+}

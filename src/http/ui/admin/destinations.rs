@@ -246,6 +246,7 @@ pub(super) async fn destination(
     let notice = match q.done.as_deref() {
         Some("enabled") => Some("Enabled: waiting deliveries go again.".to_string()),
         Some("disabled") => Some("Disabled: deliveries wait until it is enabled.".to_string()),
+        Some("replayed") => Some("Replay started: the dead letters go again.".to_string()),
         _ => None,
     };
     destination_page(&state, &s, &path, None, notice).await
@@ -335,6 +336,7 @@ struct AttemptView {
 #[template(path = "admin/delivery.html")]
 struct DeliveryPage {
     chrome: Chrome,
+    notice: Option<String>,
     d: DeliveryRow,
     destination_id: String,
     attempts: Vec<AttemptView>,
@@ -344,10 +346,13 @@ pub(super) async fn delivery(
     state: web::Data<AppState>,
     s: AdminSession,
     path: web::Path<String>,
+    q: web::Query<DoneQuery>,
 ) -> UiResult {
     let (d, attempts) = app::deliveries::get(&state, &path).await?;
     page(&DeliveryPage {
         chrome: chrome(&state, &s, "deliveries"),
+        notice: (q.done.as_deref() == Some("retried"))
+            .then(|| "Retry queued: it goes within a moment, with a fresh set of attempts.".into()),
         destination_id: d.destination_id.clone(),
         d: delivery_row(&d),
         attempts: attempts
@@ -364,4 +369,81 @@ pub(super) async fn delivery(
             })
             .collect(),
     })
+}
+
+/// The console's own answers after a recovery action, on the page it came from.
+fn back_to(path: &str, done: &str) -> UiResult {
+    crate::http::ui::redirect(&format!("{path}?done={done}"))
+}
+
+pub(super) async fn retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<super::CsrfForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    app::recovery::retry(&state, &actor(&s), &id).await?;
+    back_to(&format!("/admin/deliveries/{id}"), "retried")
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReplayForm {
+    #[serde(default)]
+    csrf: String,
+    /// Empty: count first; `yes`: replay.
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/replay.html")]
+struct ReplayPage {
+    chrome: Chrome,
+    destination_id: String,
+    name: String,
+    matched: u64,
+}
+
+/// Dead letters of a destination sent again: the first post counts them (a dry run), the page
+/// asks to confirm with that number, the second post replays.
+pub(super) async fn replay(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<ReplayForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let confirmed = form.confirm == "yes";
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), json!("failed"));
+    body.insert("dry_run".into(), json!(!confirmed));
+    let matched = app::recovery::replay(&state, &actor(&s), &id, &body).await?;
+    if confirmed {
+        return back_to(&format!("/admin/destinations/{id}"), "replayed");
+    }
+    let shown = app::destinations::get(&state, &id).await?;
+    page(&ReplayPage {
+        chrome: chrome(&state, &s, "deliveries"),
+        destination_id: id,
+        name: shown.row.name,
+        matched,
+    })
+}
+
+pub(super) async fn redeliver(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<super::CsrfForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    app::recovery::redeliver(&state, &actor(&s), &id).await?;
+    back_to(&format!("/admin/events/{id}"), "redelivered")
 }

@@ -61,6 +61,10 @@ pub fn scope() -> actix_web::Scope {
             web::get().to(destinations::destination),
         )
         .route(
+            "/destinations/{destination_id}/replay",
+            web::post().to(destinations::replay),
+        )
+        .route(
             "/destinations/{destination_id}/{action}",
             web::post().to(destinations::set_enabled),
         )
@@ -68,6 +72,14 @@ pub fn scope() -> actix_web::Scope {
         .route(
             "/deliveries/{delivery_id}",
             web::get().to(destinations::delivery),
+        )
+        .route(
+            "/deliveries/{delivery_id}/retry",
+            web::post().to(destinations::retry),
+        )
+        .route(
+            "/events/{event_id}/redeliver",
+            web::post().to(destinations::redeliver),
         )
         .route("/events", web::get().to(records::events))
         .route("/events/{event_id}", web::get().to(records::event))
