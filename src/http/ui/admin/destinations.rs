@@ -447,3 +447,35 @@ pub(super) async fn redeliver(
     app::recovery::redeliver(&state, &actor(&s), &id).await?;
     back_to(&format!("/admin/events/{id}"), "redelivered")
 }
+
+pub(super) async fn rotate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<super::CsrfForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let secret = app::destinations::rotate_secret(&state, &actor(&s), &id).await?;
+    let notice = "New signing secret: attempts carry both signatures until the overlap ends.";
+    destination_page(&state, &s, &id, Some(secret), Some(notice.into())).await
+}
+
+pub(super) async fn send_test(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<super::CsrfForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let t = app::destinations::send_test(&state, &id).await?;
+    let notice = match (t.delivered, t.status_code, t.error) {
+        (true, Some(code), _) => format!("Test delivered: {code} in {} ms.", t.duration_ms),
+        (_, _, Some(error)) => format!("Test not delivered: {error} ({} ms).", t.duration_ms),
+        _ => "Test not delivered.".to_string(),
+    };
+    destination_page(&state, &s, &id, None, Some(notice)).await
+}

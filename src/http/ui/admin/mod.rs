@@ -65,6 +65,14 @@ pub fn scope() -> actix_web::Scope {
             web::post().to(destinations::replay),
         )
         .route(
+            "/destinations/{destination_id}/secret",
+            web::post().to(destinations::rotate),
+        )
+        .route(
+            "/destinations/{destination_id}/test",
+            web::post().to(destinations::send_test),
+        )
+        .route(
             "/destinations/{destination_id}/{action}",
             web::post().to(destinations::set_enabled),
         )
