@@ -728,3 +728,65 @@ async fn the_console_replays_dead_letters_after_showing_their_count_retries_and_
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_console_edits_a_destinations_settings_and_shows_every_error_at_once() {
+    let app = spawn().await;
+    let (_sink, port) = Sink::start().await;
+    let d = destination(
+        &app,
+        json!({"name": "Editable", "url": format!("http://127.0.0.1:{port}/")}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let admin = app.admin_browser().await;
+    let form = admin.page(&format!("/admin/destinations/{id}/edit")).await;
+    assert!(form.contains(r#"value="standard" selected"#), "{form}");
+    let csrf = csrf_in(&form);
+    let url = format!("http://127.0.0.1:{port}/v2");
+    let fields = |strategy: &'static str, attempts: &'static str, threshold: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Edited".to_string()),
+            ("url", url.clone()),
+            ("sources", "orders".to_string()),
+            ("topics", "order.*".to_string()),
+            ("timeout", "5s".to_string()),
+            ("strategy", strategy.to_string()),
+            ("max_attempts", attempts.to_string()),
+            ("base_delay", "10s".to_string()),
+            ("max_delay", "1h".to_string()),
+            ("failure_threshold", threshold.to_string()),
+            ("cooldown", "2m".to_string()),
+        ]
+    };
+    let bad = fields("fixed", "many", "0");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = admin
+        .post_form(&format!("/admin/destinations/{id}/edit"), &bad)
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("Edited") && html.contains("many"),
+        "typed values kept: {html}"
+    );
+    assert_eq!(html.matches(r#"class="field-error""#).count(), 2, "{html}");
+
+    let good = fields("exponential", "4", "3");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = admin
+        .post_form(&format!("/admin/destinations/{id}/edit"), &good)
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let shown = app
+        .admin_get(&format!("/api/v1/admin/destinations/{id}"))
+        .await;
+    assert_eq!(shown.body["name"], "Edited");
+    assert_eq!(shown.body["url"], url.as_str());
+    assert_eq!(shown.body["topics"], json!(["order.*"]));
+    assert_eq!(shown.body["retry"]["strategy"], "exponential");
+    assert_eq!(shown.body["retry"]["max_attempts"], 4);
+    assert_eq!(shown.body["circuit"]["failure_threshold"], 3);
+    assert_eq!(shown.body["timeout"], "5s");
+}

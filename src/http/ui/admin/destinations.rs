@@ -247,6 +247,7 @@ pub(super) async fn destination(
         Some("enabled") => Some("Enabled: waiting deliveries go again.".to_string()),
         Some("disabled") => Some("Disabled: deliveries wait until it is enabled.".to_string()),
         Some("replayed") => Some("Replay started: the dead letters go again.".to_string()),
+        Some("saved") => Some("Settings saved.".to_string()),
         _ => None,
     };
     destination_page(&state, &s, &path, None, notice).await
@@ -478,4 +479,135 @@ pub(super) async fn send_test(
         _ => "Test not delivered.".to_string(),
     };
     destination_page(&state, &s, &id, None, Some(notice)).await
+}
+
+/// The settings form of a destination, as typed.
+#[derive(Default, Clone, Deserialize)]
+pub(super) struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    sources: String,
+    #[serde(default)]
+    topics: String,
+    #[serde(default)]
+    timeout: String,
+    #[serde(default)]
+    strategy: String,
+    #[serde(default)]
+    max_attempts: String,
+    #[serde(default)]
+    base_delay: String,
+    #[serde(default)]
+    max_delay: String,
+    #[serde(default)]
+    failure_threshold: String,
+    #[serde(default)]
+    cooldown: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/destination_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    id: String,
+    f: SettingsForm,
+    errors: FieldErrors,
+    error: Option<String>,
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) async fn edit(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    path: web::Path<String>,
+) -> UiResult {
+    let d = app::destinations::get(&state, &path).await?;
+    let f = SettingsForm {
+        name: d.row.name.clone(),
+        url: d.row.url.clone(),
+        sources: d.sources.clone().unwrap_or_default().join(", "),
+        topics: d.topics.clone().unwrap_or_default().join(", "),
+        timeout: format!("{}s", d.row.timeout_ms / 1000),
+        strategy: text_of(&d.retry["strategy"]),
+        max_attempts: text_of(&d.retry["max_attempts"]),
+        base_delay: text_of(&d.retry["base_delay"]),
+        max_delay: text_of(&d.retry["max_delay"]),
+        failure_threshold: text_of(&d.circuit["failure_threshold"]),
+        cooldown: text_of(&d.circuit["cooldown"]),
+        ..Default::default()
+    };
+    page(&EditPage {
+        chrome: chrome(&state, &s, "destinations"),
+        id: d.row.id,
+        f,
+        errors: FieldErrors::default(),
+        error: None,
+    })
+}
+
+/// A number field as JSON: a number when it reads as one, else the text (so the violation
+/// names what was typed).
+fn number_or_text(raw: &str) -> Value {
+    raw.trim()
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(raw.trim()))
+}
+
+pub(super) async fn save(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let f = form.into_inner();
+    let mut retry = json!({
+        "strategy": f.strategy.trim(),
+        "max_attempts": number_or_text(&f.max_attempts),
+    });
+    if f.strategy.trim() != "standard" {
+        retry["base_delay"] = json!(f.base_delay.trim());
+        retry["max_delay"] = json!(f.max_delay.trim());
+    }
+    let body = json!({
+        "name": f.name.trim(), "url": f.url.trim(),
+        "sources": list_field(&f.sources), "topics": list_field(&f.topics),
+        "timeout": f.timeout.trim(), "retry": retry,
+        "circuit": {"failure_threshold": number_or_text(&f.failure_threshold),
+                    "cooldown": f.cooldown.trim()},
+    });
+    match app::destinations::update(&state, &actor(&s), &id, body).await {
+        Ok(_) => back_to(&format!("/admin/destinations/{id}"), "saved"),
+        Err(e @ app::Error::Invalid(_)) => {
+            let e = ApiError::from(e);
+            let status = e.status;
+            let (errors, error) = form_error(e);
+            Ok(html(
+                status,
+                &EditPage {
+                    chrome: chrome(&state, &s, "destinations"),
+                    id,
+                    f,
+                    errors,
+                    error,
+                },
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -61,6 +61,14 @@ pub fn scope() -> actix_web::Scope {
             web::get().to(destinations::destination),
         )
         .route(
+            "/destinations/{destination_id}/edit",
+            web::get().to(destinations::edit),
+        )
+        .route(
+            "/destinations/{destination_id}/edit",
+            web::post().to(destinations::save),
+        )
+        .route(
             "/destinations/{destination_id}/replay",
             web::post().to(destinations::replay),
         )
