@@ -12,6 +12,7 @@ use crate::{
         egress::DestinationUrl,
         signature,
     },
+    metrics::deliveries::DeliveryOutcome,
     outbound::{Attempt, Outbound},
     state::AppState,
     store::{
@@ -195,6 +196,10 @@ impl Dispatcher {
             }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
+        let counted: Vec<(String, DeliveryOutcome, Duration)> = done
+            .iter()
+            .map(|d| (d.destination_id.clone(), outcome(&d.step), d.duration()))
+            .collect();
         let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
         let secs = now.div_euclid(1000);
         state
@@ -215,7 +220,30 @@ impl Dispatcher {
                 Ok::<_, store::StoreError>(())
             })
             .await?;
+        for (destination, outcome, elapsed) in counted {
+            state
+                .metrics
+                .deliveries
+                .record(&destination, outcome, elapsed);
+        }
         Ok(())
+    }
+}
+
+impl Done {
+    /// How long the attempt's request took.
+    fn duration(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.report.duration_ms).unwrap_or(0))
+    }
+}
+
+/// What a step did to its delivery, for `/metrics`.
+fn outcome(step: &Step) -> DeliveryOutcome {
+    match step {
+        Step::Succeeded => DeliveryOutcome::Succeeded,
+        Step::Failed => DeliveryOutcome::Failed,
+        Step::RetryAt { .. } => DeliveryOutcome::Retried,
+        Step::DisableDestination { .. } => DeliveryOutcome::Gone,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod deliveries;
+pub mod delivery_health;
 pub mod destinations;
 pub mod dispatch;
 pub mod events;
