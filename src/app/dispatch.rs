@@ -4,7 +4,10 @@
 //! A crash between the claim and the report re-sends after the lease: at least once, with the
 //! same `webhook-id` on every attempt.
 
-use super::AppResult;
+use super::{
+    AppResult,
+    alerts::{self, Trigger},
+};
 use crate::{
     domain::{
         WebhookSecret,
@@ -175,17 +178,27 @@ impl Dispatcher {
         }
         let now = state.now_ms();
         let mut circuits = Vec::new();
+        let mut raised = Vec::new();
         for d in &done {
             if let Some(n) = self.in_flight.get_mut(&d.destination_id) {
                 *n = n.saturating_sub(1);
             }
             self.total_in_flight = self.total_in_flight.saturating_sub(1);
+            if let Some(trigger) = alerts::raised_by(&d.step) {
+                raised.push((d.destination_id.clone(), trigger));
+            }
             let Some(circuit) = self.circuits.get_mut(&d.destination_id) else {
                 continue;
             };
             let opened = circuit.record(d.step.health(), now, &d.settings);
             if opened {
                 tracing::warn!(destination = %d.destination_id, "circuit opened");
+                if let Some(until_ms) = circuit.state.until_ms() {
+                    raised.push((
+                        d.destination_id.clone(),
+                        Trigger::CircuitOpened { until_ms },
+                    ));
+                }
             }
             let disabled = matches!(d.step, Step::DisableDestination { .. }).then_some("gone");
             if disabled.is_some()
@@ -196,18 +209,21 @@ impl Dispatcher {
             }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
+        let to_alert = alerts::collect(raised);
         let counted: Vec<(String, DeliveryOutcome, Duration)> = done
             .iter()
             .map(|d| (d.destination_id.clone(), outcome(&d.step), d.duration()))
             .collect();
         let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
         let secs = now.div_euclid(1000);
+        let public_url = state.config.public_url.clone();
         state
             .store
             .write(move |c| {
                 for r in &reports {
                     store::deliveries::report(c, r)?;
                 }
+                alerts::notify(c, &to_alert, secs, &public_url)?;
                 for (id, circuit, disabled) in &circuits {
                     let stored = destinations::CircuitRow {
                         state: circuit.state.as_str(),

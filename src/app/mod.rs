@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod alerts;
 pub mod deliveries;
 pub mod delivery_health;
 pub mod destinations;
