@@ -144,3 +144,136 @@ pub fn secret_replaced(to: &str, public_url: &str) -> OutgoingEmail {
         ),
     )
 }
+
+/// What happened to a destination, for the alert its admins get (CONTRACT section 10, "Dead
+/// letters and alerts"). Times are RFC 3339.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestinationAlert<'a> {
+    pub destination_id: &'a str,
+    pub name: &'a str,
+    /// When it happened.
+    pub at: &'a str,
+    /// Its circuit opened, until this moment.
+    pub circuit_open_until: Option<&'a str>,
+    /// It was disabled by its own answer, for this reason (`gone`).
+    pub disabled_reason: Option<&'a str>,
+    /// Deliveries that failed their last attempt (dead letters).
+    pub dead_letters: u32,
+}
+
+/// A destination needs an admin: what happened, when, and where to look.
+pub fn destination_alert(to: &str, a: &DestinationAlert<'_>, public_url: &str) -> OutgoingEmail {
+    // The name is the admins' own text; a line break would break the subject header.
+    let name: String = a
+        .name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let id = a.destination_id;
+    let mut summary = Vec::new();
+    let mut happened = String::new();
+    if let Some(reason) = a.disabled_reason {
+        summary.push(format!("was disabled ({reason})"));
+        let cause = if reason == "gone" {
+            "it answered 410 Gone and was disabled".to_string()
+        } else {
+            format!("it was disabled ({reason})")
+        };
+        happened.push_str(&format!(
+            "- {cause}. Its deliveries wait, without using attempts, until it is enabled again.\n"
+        ));
+    }
+    if let Some(until) = a.circuit_open_until {
+        summary.push("has its circuit open".to_string());
+        happened.push_str(&format!(
+            "- its circuit opened after consecutive failed attempts. Nothing is sent to it until \
+             {until}; then one probe decides.\n"
+        ));
+    }
+    if a.dead_letters > 0 {
+        let n = a.dead_letters;
+        let deliveries = if n == 1 { "delivery" } else { "deliveries" };
+        summary.push(format!("has {n} failed {deliveries}"));
+        happened.push_str(&format!(
+            "- {n} {deliveries} failed the last attempt: dead letters, kept until retried or \
+             replayed.\n"
+        ));
+    }
+    let api = format!("{public_url}/api/v1/admin");
+    let mut look = format!(
+        "- The destination and its queue: {api}/destinations/{id}\n\
+         - Its deliveries and their attempts: {api}/deliveries?destination_id={id}\n"
+    );
+    if a.disabled_reason.is_some() {
+        look.push_str(&format!(
+            "- Once it is fixed, enable it again: PATCH {api}/destinations/{id} with \
+             {{\"enabled\": true}}\n"
+        ));
+    }
+    if a.dead_letters > 0 {
+        look.push_str(&format!(
+            "- Send the failed deliveries again: POST {api}/destinations/{id}/replay with \
+             {{\"status\": \"failed\"}}\n"
+        ));
+    }
+    email(
+        to,
+        format!("hookgate alert: destination {name} {}", summary.join(", ")),
+        format!(
+            "Destination {name} ({id}) needs attention.\n\nAt {}:\n{happened}\nWhere to look:\n\
+             {look}\nYou will not get another alert about this destination for an hour.\n",
+            a.at
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_destination_alert_says_what_happened_when_and_where_to_look() {
+        let alert = DestinationAlert {
+            destination_id: "dst_1",
+            name: "Fulfil\r\nment",
+            at: "2030-01-01T00:00:00Z",
+            circuit_open_until: Some("2030-01-01T00:01:00Z"),
+            disabled_reason: Some("gone"),
+            dead_letters: 2,
+        };
+        let e = destination_alert("root@x.example", &alert, "https://hg.example");
+        assert_eq!(e.to, "root@x.example");
+        assert!(!e.subject.contains(['\r', '\n']), "{}", e.subject);
+        assert!(
+            e.subject.contains("Fulfil  ment was disabled (gone)"),
+            "{}",
+            e.subject
+        );
+        for part in [
+            "At 2030-01-01T00:00:00Z",
+            "410 Gone",
+            "until 2030-01-01T00:01:00Z",
+            "2 deliveries failed",
+            "https://hg.example/api/v1/admin/destinations/dst_1",
+            "https://hg.example/api/v1/admin/deliveries?destination_id=dst_1",
+            "{\"enabled\": true}",
+            "/replay",
+            "for an hour",
+        ] {
+            assert!(e.body.contains(part), "{part} in\n{}", e.body);
+        }
+        let dead = DestinationAlert {
+            circuit_open_until: None,
+            disabled_reason: None,
+            dead_letters: 1,
+            ..alert
+        };
+        let e = destination_alert("a@x.example", &dead, "u");
+        assert!(
+            e.subject.ends_with("has 1 failed delivery"),
+            "{}",
+            e.subject
+        );
+        assert!(!e.body.contains("enabled"), "{}", e.body);
+    }
+}

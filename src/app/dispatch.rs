@@ -4,7 +4,10 @@
 //! A crash between the claim and the report re-sends after the lease: at least once, with the
 //! same `webhook-id` on every attempt.
 
-use super::AppResult;
+use super::{
+    AppResult,
+    alerts::{self, Trigger},
+};
 use crate::{
     domain::{
         WebhookSecret,
@@ -12,6 +15,7 @@ use crate::{
         egress::DestinationUrl,
         signature,
     },
+    metrics::deliveries::DeliveryOutcome,
     outbound::{Attempt, Outbound},
     state::AppState,
     store::{
@@ -175,11 +179,15 @@ impl Dispatcher {
         }
         let now = state.now_ms();
         let mut circuits = Vec::new();
+        let mut raised = Vec::new();
         for d in &done {
             if let Some(n) = self.in_flight.get_mut(&d.destination_id) {
                 *n = n.saturating_sub(1);
             }
             self.total_in_flight = self.total_in_flight.saturating_sub(1);
+            if let Some(trigger) = d.step.as_ref().and_then(alerts::raised_by) {
+                raised.push((d.destination_id.clone(), trigger));
+            }
             let Some(circuit) = self.circuits.get_mut(&d.destination_id) else {
                 continue;
             };
@@ -191,6 +199,12 @@ impl Dispatcher {
             let opened = circuit.record(step.health(), now, &d.settings);
             if opened {
                 tracing::warn!(destination = %d.destination_id, "circuit opened");
+                if let Some(until_ms) = circuit.state.until_ms() {
+                    raised.push((
+                        d.destination_id.clone(),
+                        Trigger::CircuitOpened { until_ms },
+                    ));
+                }
             }
             let disabled = matches!(step, Step::DisableDestination { .. }).then_some("gone");
             if disabled.is_some()
@@ -201,14 +215,28 @@ impl Dispatcher {
             }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
+        let to_alert = alerts::collect(raised);
+        // Only attempts that were made are counted (nothing was sent for a skipped one).
+        let counted: Vec<(String, DeliveryOutcome, Duration)> = done
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    d.destination_id.clone(),
+                    outcome(d.step.as_ref()?),
+                    d.duration(),
+                ))
+            })
+            .collect();
         let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
         let secs = now.div_euclid(1000);
+        let public_url = state.config.public_url.clone();
         state
             .store
             .write(move |c| {
                 for r in &reports {
                     store::deliveries::report(c, r)?;
                 }
+                alerts::notify(c, &to_alert, secs, &public_url)?;
                 for (id, circuit, disabled) in &circuits {
                     let stored = destinations::CircuitRow {
                         state: circuit.state.as_str(),
@@ -221,7 +249,30 @@ impl Dispatcher {
                 Ok::<_, store::StoreError>(())
             })
             .await?;
+        for (destination, outcome, elapsed) in counted {
+            state
+                .metrics
+                .deliveries
+                .record(&destination, outcome, elapsed);
+        }
         Ok(())
+    }
+}
+
+impl Done {
+    /// How long the attempt's request took.
+    fn duration(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.report.duration_ms).unwrap_or(0))
+    }
+}
+
+/// What a step did to its delivery, for `/metrics`.
+fn outcome(step: &Step) -> DeliveryOutcome {
+    match step {
+        Step::Succeeded => DeliveryOutcome::Succeeded,
+        Step::Failed => DeliveryOutcome::Failed,
+        Step::RetryAt { .. } => DeliveryOutcome::Retried,
+        Step::DisableDestination { .. } => DeliveryOutcome::Gone,
     }
 }
 

@@ -128,14 +128,21 @@ pub fn assess(window: Bucket, public_url: &str) -> Health {
     }
 }
 
-/// The health verdict over the last 24 hours, and those hours one by one (oldest first).
+/// The health verdict over the last 24 hours (the webhooks, then the deliveries), and those hours
+/// one by one (oldest first).
 pub async fn last_day(state: &AppState) -> AppResult<(Health, Vec<(i64, Bucket)>)> {
     let hours = stats(state, 24).await?;
     let mut window = Bucket::default();
     for (_, b) in &hours {
         window.merge(b);
     }
-    Ok((assess(window, &state.config.public_url), hours))
+    let deliveries = super::delivery_health::overview(state).await?;
+    let health = super::delivery_health::assess(
+        assess(window, &state.config.public_url),
+        &deliveries,
+        state.now(),
+    );
+    Ok((health, hours))
 }
 
 /// Hours of the stats window (1 to 720).

@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod alerts;
 pub mod deliveries;
+pub mod delivery_health;
 pub mod destinations;
 pub mod dispatch;
 pub mod events;

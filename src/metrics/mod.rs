@@ -1,6 +1,7 @@
 //! Request metrics kept in memory (no write per request) and rolled up into `metrics_hourly` by
 //! a background job, so that health and stats survive restarts.
 
+pub mod deliveries;
 pub mod prometheus;
 
 use serde::{Deserialize, Serialize};
@@ -144,6 +145,8 @@ pub struct Metrics {
     sources: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
     /// The same per hour (start of the hour, slug, reason), the last 25 hours.
     source_hours: Mutex<BTreeMap<(i64, String, &'static str), u64>>,
+    /// Outbound deliveries since start.
+    pub deliveries: deliveries::DeliveryMetrics,
 }
 
 /// What the background jobs that write have done since the process started.

@@ -1,6 +1,9 @@
 //! Prometheus exposition of hookgate's counters.
 
-use super::{Bucket, JobStats, LATENCY_BOUNDS_US};
+use super::{
+    Bucket, JobStats, LATENCY_BOUNDS_US,
+    deliveries::{ATTEMPT_BOUNDS_MS, DeliveryGauges, DeliveryTotals},
+};
 use crate::store::WriterStats;
 use std::{fmt::Write, sync::atomic::Ordering};
 
@@ -195,6 +198,82 @@ pub fn render(
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    out
+}
+
+/// The Prometheus text exposition of the outbound deliveries: counters since start and, when
+/// they could be read, the queue and circuit gauges.
+pub fn render_deliveries(t: &DeliveryTotals, gauges: Option<&DeliveryGauges>) -> String {
+    let mut out = String::with_capacity(2048);
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_deliveries_total Delivery attempts by destination and outcome \
+         (succeeded, failed: the last attempt failed, retried, gone: answered 410).\n\
+         # TYPE hookgate_deliveries_total counter"
+    );
+    for ((destination, outcome), n) in &t.by_outcome {
+        let _ = writeln!(
+            out,
+            "hookgate_deliveries_total{{destination=\"{destination}\",outcome=\"{}\"}} {n}",
+            outcome.as_str()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_delivery_attempt_seconds Duration of delivery attempts.\n\
+         # TYPE hookgate_delivery_attempt_seconds histogram"
+    );
+    let mut cumulative = 0;
+    for (i, bound) in ATTEMPT_BOUNDS_MS.iter().enumerate() {
+        cumulative += t.latency.get(i).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "hookgate_delivery_attempt_seconds_bucket{{le=\"{}\"}} {cumulative}",
+            *bound as f64 / 1e3
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hookgate_delivery_attempt_seconds_bucket{{le=\"+Inf\"}} {}\n\
+         hookgate_delivery_attempt_seconds_sum {}\n\
+         hookgate_delivery_attempt_seconds_count {}",
+        t.attempts,
+        t.latency_sum_ms as f64 / 1e3,
+        t.attempts
+    );
+    let Some(g) = gauges else {
+        return out;
+    };
+    for (name, help, value) in [
+        (
+            "hookgate_delivery_queue_depth",
+            "Pending deliveries.",
+            g.pending,
+        ),
+        (
+            "hookgate_delivery_oldest_pending_seconds",
+            "Age of the oldest pending delivery (0 when none is pending).",
+            g.oldest_pending_secs,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hookgate_destination_circuit_open Whether a destination's circuit is open \
+         (1, also while a probe is in flight) or closed (0).\n\
+         # TYPE hookgate_destination_circuit_open gauge"
+    );
+    for (destination, open) in &g.circuits {
+        let _ = writeln!(
+            out,
+            "hookgate_destination_circuit_open{{destination=\"{destination}\"}} {}",
+            u8::from(*open)
         );
     }
     out

@@ -102,3 +102,11 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<Admin>> {
         row,
     ))?)
 }
+
+/// Every admin's email address, in order: who hears about destinations in trouble.
+pub fn emails(conn: &Connection) -> StoreResult<Vec<String>> {
+    Ok(conn
+        .prepare_cached("SELECT email FROM admins ORDER BY email")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}

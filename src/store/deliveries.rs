@@ -89,12 +89,14 @@ pub struct Report {
     pub failed: bool,
 }
 
-/// Record a report: the attempt log entry, and the delivery's new state (lease released).
+/// Record a report: the attempt log entry, and the delivery's new state (lease released). The
+/// entry carries its delivery's destination, for the per-destination stats.
 pub fn report(conn: &Connection, r: &Report) -> StoreResult<()> {
     if r.attempted {
         conn.prepare_cached(
-            "INSERT INTO delivery_attempts (delivery_id, at_ms, status_code, duration_ms, error, excerpt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO delivery_attempts
+                 (delivery_id, destination_id, at_ms, status_code, duration_ms, error, excerpt)
+             SELECT ?1, destination_id, ?2, ?3, ?4, ?5, ?6 FROM deliveries WHERE id = ?1",
         )?
         .execute(params![
             r.delivery_id,

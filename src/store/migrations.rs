@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
          WHERE superseded_at IS NULL AND revoked_at IS NULL;",
     include_str!("migrations/4_sources.sql"),
     include_str!("migrations/5_deliveries.sql"),
+    include_str!("migrations/6_delivery_health.sql"),
 ];
 
 /// The schema version this binary writes.

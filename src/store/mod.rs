@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod admins;
+pub mod alerts;
 pub mod audit;
 pub mod deliveries;
+pub mod delivery_stats;
 pub mod destinations;
 pub mod kyc;
 pub mod maintenance;

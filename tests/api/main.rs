@@ -6,6 +6,7 @@ mod admin;
 mod browser;
 mod cli;
 mod deliveries;
+mod delivery_health;
 mod email;
 mod escaping;
 mod hardening;

@@ -22,6 +22,30 @@ struct QueueState {
     oldest_pending_at: Option<String>,
 }
 
+/// A destination's attempts over the last 24 hours.
+#[derive(Serialize)]
+struct Stats24hBody {
+    attempts: u64,
+    succeeded: u64,
+    failed: u64,
+    recovered: u64,
+    success_rate: Option<f64>,
+    p95_ms: Option<i64>,
+}
+
+impl From<app::delivery_health::Stats24h> for Stats24hBody {
+    fn from(s: app::delivery_health::Stats24h) -> Self {
+        Stats24hBody {
+            attempts: s.attempts,
+            succeeded: s.succeeded,
+            failed: s.failed,
+            recovered: s.recovered,
+            success_rate: s.success_rate,
+            p95_ms: s.p95_ms,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DestinationBody {
     destination_id: String,
@@ -38,6 +62,8 @@ struct DestinationBody {
     signing_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<QueueState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats_24h: Option<Stats24hBody>,
 }
 
 fn body(s: Shown) -> DestinationBody {
@@ -54,6 +80,7 @@ fn body(s: Shown) -> DestinationBody {
         created_at: clock::rfc3339(s.row.created_at),
         signing_secret: None,
         state: None,
+        stats_24h: None,
     }
 }
 
@@ -68,8 +95,10 @@ async fn with_state(state: &AppState, s: Shown) -> Result<DestinationBody, ApiEr
         failed,
         oldest_pending_at: oldest.map(clock::rfc3339),
     };
+    let stats = app::delivery_health::stats_24h(state, &s.row.id).await?;
     let mut b = body(s);
     b.state = Some(queue);
+    b.stats_24h = Some(stats.into());
     Ok(b)
 }
 

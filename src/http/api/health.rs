@@ -150,9 +150,17 @@ pub async fn stats(
     Ok(HttpResponse::Ok().json(StatsBody { hours, buckets }))
 }
 
-/// `GET /metrics` (admin token): Prometheus text format.
+/// `GET /metrics` (admin token): Prometheus text format. The delivery gauges are read from the
+/// database now; if that fails they are left out and the counters still answer.
 pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpResponse {
-    let body = prometheus::render(
+    let gauges = match app::delivery_health::overview(&state).await {
+        Ok(o) => Some(app::delivery_health::gauges(&o, state.now())),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the delivery gauges for /metrics");
+            None
+        }
+    };
+    let mut body = prometheus::render(
         &state.metrics.totals(),
         state.store.writer().stats(),
         &state.metrics.jobs,
@@ -161,6 +169,10 @@ pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRespo
         state.passwords.refusals(),
         &state.metrics.source_totals(),
     );
+    body.push_str(&prometheus::render_deliveries(
+        &state.metrics.deliveries.totals(),
+        gauges.as_ref(),
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)
