@@ -201,7 +201,8 @@ pub fn destination_alert(to: &str, a: &DestinationAlert<'_>, public_url: &str) -
     }
     let api = format!("{public_url}/api/v1/admin");
     let mut look = format!(
-        "- The destination and its queue: {api}/destinations/{id}\n\
+        "- In the admin console: {public_url}/admin/destinations/{id}\n\
+         - The destination and its queue: {api}/destinations/{id}\n\
          - Its deliveries and their attempts: {api}/deliveries?destination_id={id}\n"
     );
     if a.disabled_reason.is_some() {
