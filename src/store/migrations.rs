@@ -89,7 +89,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         let due = outbox::due_sql();
         for sql in [
-            orders::DELETE_EVENTS_BEFORE,
+            orders::OLD_FINISHED_EVENTS,
             outbox::DELETE_BEFORE,
             outbox::REDACT_EXPIRED,
             due.as_str(),

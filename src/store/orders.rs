@@ -403,12 +403,32 @@ pub fn get_event(conn: &Connection, event_id: &str) -> StoreResult<Option<Event>
     }))?)
 }
 
-/// Delete up to `limit` events received before `cutoff_ms`; returns how many went.
+/// Delete up to `limit` events received before `cutoff_ms`, with their finished deliveries and
+/// the attempts of those; returns how many events went. An event that still has a pending or
+/// failed delivery is kept until that delivery finishes (it is the body that would be sent), so
+/// retention never drops what a destination has not received.
 pub fn delete_events_before(conn: &Connection, cutoff_ms: i64, limit: u32) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(DELETE_EVENTS_BEFORE)?
-        .execute(params![cutoff_ms, limit])?)
+    let old: Vec<(i64, String)> = conn
+        .prepare_cached(OLD_FINISHED_EVENTS)?
+        .query_map(params![cutoff_ms, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut attempts = conn.prepare_cached(
+        "DELETE FROM delivery_attempts WHERE delivery_id IN
+             (SELECT id FROM deliveries WHERE event_id = ?1)",
+    )?;
+    let mut deliveries = conn.prepare_cached("DELETE FROM deliveries WHERE event_id = ?1")?;
+    let mut events = conn.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+    for (seq, id) in &old {
+        attempts.execute([id])?;
+        deliveries.execute([id])?;
+        events.execute([seq])?;
+    }
+    Ok(old.len())
 }
 
-pub(crate) const DELETE_EVENTS_BEFORE: &str = "DELETE FROM events WHERE seq IN
-     (SELECT seq FROM events WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)";
+/// The oldest events past the cutoff whose deliveries are all finished (or that have none).
+pub(crate) const OLD_FINISHED_EVENTS: &str = "SELECT seq, id FROM events
+     WHERE received_at_ms < ?1
+       AND NOT EXISTS (SELECT 1 FROM deliveries d
+                       WHERE d.event_id = events.id AND d.status IN ('pending', 'failed'))
+     ORDER BY received_at_ms LIMIT ?2";

@@ -575,52 +575,83 @@ async fn acknowledged_events_are_delivered_after_a_kill_9() {
 }
 
 #[tokio::test]
-async fn a_delivery_whose_event_retention_deleted_is_cancelled_not_failed() {
+async fn retention_keeps_events_with_pending_or_failed_deliveries_and_drops_finished_ones() {
     let app = spawn_app_with(|o| {
         o.destination_allow = Some("127.0.0.1/32".into());
         o.jobs_interval = Some("100ms".into());
     })
     .await;
     let (sink, port) = Sink::start().await;
-    let d = destination(
+    let live = destination(
         &app,
-        json!({"name": "Paused", "url": format!("http://127.0.0.1:{port}/"), "enabled": false}),
+        json!({"name": "Live", "url": format!("http://127.0.0.1:{port}/"), "topics": ["order.created"]}),
     )
     .await;
-    let id = d["destination_id"].as_str().unwrap().to_string();
-    let s = app.sender("expired@acme.example").await;
-    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+    let paused = destination(
+        &app,
+        json!({"name": "Paused", "url": format!("http://127.0.0.1:{port}/"),
+               "topics": ["order.updated"], "enabled": false}),
+    )
+    .await;
+    let (live, paused) = (
+        live["destination_id"].as_str().unwrap().to_string(),
+        paused["destination_id"].as_str().unwrap().to_string(),
+    );
+    let s = app.sender("retained@acme.example").await;
+    // order.created goes to Live and succeeds; order.updated waits for Paused.
+    app.send_order(&s, "w-1", &order_body(Some("r"), "PENDING"))
         .await;
-    app.advance(days(31));
-    eventually("retention deletes the event", || async {
-        let events = app.admin_get("/api/v1/admin/events").await;
-        events.body["items"].as_array()?.is_empty().then_some(())
+    app.send_order(&s, "w-2", &order_body(Some("r"), "SHIPPED"))
+        .await;
+    eventually("the created event is delivered", || async {
+        let items = deliveries_of(&app, &live).await;
+        (items.first()?["status"] == "succeeded").then_some(())
     })
     .await;
+
+    app.advance(days(31));
+    eventually(
+        "retention drops the delivered event with its delivery",
+        || async {
+            let events = app.admin_get("/api/v1/admin/events").await;
+            let items = events.body["items"].as_array()?.clone();
+            (items.len() == 1 && deliveries_of(&app, &live).await.is_empty()).then_some(items)
+        },
+    )
+    .await;
+    let kept = deliveries_of(&app, &paused).await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0]["status"], "pending",
+        "a waiting delivery is never dropped"
+    );
+
+    // Once enabled it is delivered with its body, a month late but whole.
     let enabled = app
         .client
-        .patch(app.url(&format!("/api/v1/admin/destinations/{id}")))
+        .patch(app.url(&format!("/api/v1/admin/destinations/{paused}")))
         .bearer_auth(&app.admin_token)
         .json(&json!({"enabled": true}))
         .send()
         .await
         .unwrap();
     assert_eq!(enabled.status(), StatusCode::OK);
-    let item = eventually("the delivery is cancelled", || async {
-        let items = deliveries_of(&app, &id).await;
-        (items.first()?["status"] == "cancelled").then(|| items[0].clone())
+    let last = eventually("the kept event is delivered", || async {
+        sink.received()
+            .into_iter()
+            .find(|r| r.header("hookgate-topic") == Some("order.updated"))
     })
     .await;
-    assert_eq!(item["last_error"], "event_expired", "{item}");
-    assert_eq!(item["attempts"], 0);
-    assert!(sink.received().is_empty());
-    let shown = app
-        .admin_get(&format!("/api/v1/admin/destinations/{id}"))
-        .await;
-    assert_eq!(
-        shown.body["state"]["circuit"], "closed",
-        "not the destination's fault"
-    );
+    assert_eq!(last.header("hookgate-topic"), Some("order.updated"));
+    assert!(!last.body.is_empty());
+    // Now finished, it goes at the next run, with its delivery.
+    eventually("the event goes once its delivery finished", || async {
+        let events = app.admin_get("/api/v1/admin/events").await;
+        let gone = events.body["items"].as_array()?.is_empty()
+            && deliveries_of(&app, &paused).await.is_empty();
+        gone.then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
