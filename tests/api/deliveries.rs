@@ -821,3 +821,43 @@ async fn the_console_edits_a_destinations_settings_and_shows_every_error_at_once
     assert_eq!(shown.body["circuit"]["failure_threshold"], 3);
     assert_eq!(shown.body["timeout"], "5s");
 }
+
+#[tokio::test]
+async fn retry_after_on_503_delays_the_next_attempt_and_redirects_are_not_followed() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[503, 302]);
+    let d = destination(
+        &app,
+        json!({"name": "Busy", "url": format!("http://127.0.0.1:{port}/"),
+               "retry": {"strategy": "fixed", "max_attempts": 5, "base_delay": "1s"}}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let s = app.sender("busy@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    eventually("the 503 is recorded", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["last_status_code"] == 503).then_some(())
+    })
+    .await;
+    // The policy would retry after 1 s; Retry-After asked for 120.
+    app.advance(Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 1, "Retry-After is honoured");
+    app.advance(Duration::from_secs(100));
+    eventually("the 302 is recorded as a failed attempt", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["last_status_code"] == 302).then_some(())
+    })
+    .await;
+    let paths: Vec<String> = sink.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/", "/"], "the redirect to /moved is not followed");
+    app.advance(Duration::from_secs(5));
+    eventually("then it succeeds", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["status"] == "succeeded").then_some(())
+    })
+    .await;
+}

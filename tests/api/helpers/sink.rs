@@ -28,7 +28,8 @@ impl Received {
 }
 
 /// A tiny HTTP/1.1 endpoint: answers each request with the next queued status (200 when the
-/// queue is empty) and closes the connection.
+/// queue is empty; 429 and 503 with `Retry-After: 120`, redirects with a `Location` back to the
+/// sink) and closes the connection.
 #[derive(Clone, Default)]
 pub struct Sink {
     received: Arc<Mutex<Vec<Received>>>,
@@ -91,8 +92,14 @@ impl Sink {
                         headers,
                         body,
                     });
+                    // 429 and 503 ask for two minutes; redirects point back at the sink.
+                    let extra = match status {
+                        429 | 503 => "Retry-After: 120\r\n".to_string(),
+                        301 | 302 | 307 | 308 => "Location: /moved\r\n".to_string(),
+                        _ => String::new(),
+                    };
                     let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        "HTTP/1.1 {status} X\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\nok"
                     );
                     let _ = stream.write_all(reply.as_bytes()).await;
                 });
