@@ -466,3 +466,26 @@ pub async fn send_test(state: &AppState, id: &str) -> AppResult<TestSend> {
         }),
     })
 }
+
+/// A destination's attempts per hour over the last 24 hours, oldest first: (start of the hour
+/// in unix seconds, succeeded, failed).
+pub async fn outcomes_per_hour(state: &AppState, id: &str) -> AppResult<Vec<(i64, u64, u64)>> {
+    let first_hour = crate::metrics::hour_of(state.now()) - 23 * 3600;
+    let id = id.to_string();
+    let times = state
+        .store
+        .read(move |c| store::delivery_stats::attempt_times(c, &id, first_hour * 1000))
+        .await?;
+    let mut hours: Vec<(i64, u64, u64)> = (0..24).map(|i| (first_hour + i * 3600, 0, 0)).collect();
+    for (at_ms, ok) in times {
+        let i = (at_ms.div_euclid(1000) - first_hour).div_euclid(3600);
+        if let Some(h) = usize::try_from(i).ok().and_then(|i| hours.get_mut(i)) {
+            if ok {
+                h.1 += 1;
+            } else {
+                h.2 += 1;
+            }
+        }
+    }
+    Ok(hours)
+}

@@ -119,6 +119,25 @@ pub fn overview(conn: &Connection, failed_since_ms: i64) -> StoreResult<Overview
     })
 }
 
+pub(crate) const ATTEMPT_TIMES: &str = "SELECT at_ms, coalesce(status_code BETWEEN 200 AND 299, 0)
+     FROM delivery_attempts WHERE destination_id = ?1 AND at_ms >= ?2";
+
+/// When each attempt of `destination_id` since `since_ms` was made and whether it got a 2xx, for
+/// the hourly chart (the same covering index as `window`).
+pub fn attempt_times(
+    conn: &Connection,
+    destination_id: &str,
+    since_ms: i64,
+) -> StoreResult<Vec<(i64, bool)>> {
+    let rows = conn
+        .prepare_cached(ATTEMPT_TIMES)?
+        .query_map(params![destination_id, since_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +160,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         for (sql, index) in [
             (WINDOW_ATTEMPTS, "delivery_attempts_by_destination"),
+            (ATTEMPT_TIMES, "delivery_attempts_by_destination"),
             (WINDOW_RECOVERED, "deliveries_recovered"),
             (DESTINATIONS, "deliveries_failed_by_time"),
             (PENDING, "deliveries_pending_by_age"),

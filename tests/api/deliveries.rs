@@ -423,6 +423,10 @@ async fn the_console_creates_a_destination_and_shows_its_deliveries_and_attempts
     let page = admin.page(&format!("/admin/destinations/{id}")).await;
     assert!(page.contains("Warehouse") && page.contains("503"), "{page}");
     assert!(
+        page.contains(r#"aria-label="Attempts per hour""#),
+        "the chart: {page}"
+    );
+    assert!(
         !page.contains("destination-secret"),
         "the secret is not shown again"
     );

@@ -198,6 +198,8 @@ pub(super) fn delivery_row(d: &Delivery) -> DeliveryRow {
 struct DestinationPage {
     chrome: Chrome,
     d: DestinationRow,
+    /// SVG of the attempts per hour (server-rendered, no script).
+    chart: String,
     retry: String,
     circuit_settings: String,
     timeout: String,
@@ -220,8 +222,32 @@ async fn destination_page(
     };
     let recent =
         app::deliveries::list(state, Some(id.to_string()), None, None, page_request).await?;
+    let hours = app::destinations::outcomes_per_hour(state, id).await?;
+    let labels: Vec<String> = hours
+        .iter()
+        .map(|(t, _, _)| crate::clock::rfc3339(*t)[11..13].to_string() + "h")
+        .collect();
+    let succeeded: Vec<u64> = hours.iter().map(|h| h.1).collect();
+    let failed: Vec<u64> = hours.iter().map(|h| h.2).collect();
+    let chart = crate::http::ui::charts::stacked_bars(
+        "Attempts per hour",
+        &labels,
+        &[
+            crate::http::ui::charts::Series {
+                label: "succeeded",
+                color: "#2e7d32",
+                values: &succeeded,
+            },
+            crate::http::ui::charts::Series {
+                label: "failed",
+                color: "#c62828",
+                values: &failed,
+            },
+        ],
+    );
     page(&DestinationPage {
         chrome: chrome(state, s, "destinations"),
+        chart,
         d: row(state, &shown).await?,
         retry: shown.retry.to_string(),
         circuit_settings: shown.circuit.to_string(),
