@@ -6,92 +6,20 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
 
-/// A tiny HTTP/1.1 endpoint: reads a request, answers the next queued status (200 when the queue
-/// is empty) and closes the connection.
-#[derive(Clone, Default)]
-struct Sink {
-    answers: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Sink {
-    /// Start a sink; the URL of its root.
-    async fn start() -> (Sink, String) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/",
-            listener.local_addr().unwrap().port()
-        );
-        let sink = Sink::default();
-        let serving = sink.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let sink = serving.clone();
-                tokio::spawn(async move {
-                    read_request(&mut stream).await;
-                    let status = sink.answers.lock().unwrap().pop_front().unwrap_or(200);
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                    );
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                });
-            }
-        });
-        (sink, url)
-    }
-
-    fn answer(&self, statuses: &[u16]) {
-        self.answers.lock().unwrap().extend(statuses);
-    }
-}
-
-/// Read one request: the head, then as many body bytes as its Content-Length says.
-async fn read_request(stream: &mut tokio::net::TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut read = buf.len() - head_end - 4;
-    while read < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => read += n,
-        }
-    }
-}
-
-async fn spawn() -> TestApp {
-    spawn_app_with(|o| {
-        o.destination_allow = Some("127.0.0.1/32".into());
-        o.merchant_rate = Some("1000/s".into());
-    })
-    .await
+/// A sink on 127.0.0.1 (the shared test helper); the URL of its root.
+async fn sink() -> (Sink, String) {
+    let (sink, port) = Sink::start().await;
+    (sink, format!("http://127.0.0.1:{port}/"))
 }
 
 /// Create a destination; its id.
-async fn destination(app: &TestApp, body: Value) -> String {
-    let res = app.admin_post("/api/v1/admin/destinations", body).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.body["destination_id"].as_str().unwrap().to_string()
+async fn destination_id(app: &TestApp, body: Value) -> String {
+    destination(app, body).await["destination_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn shown(app: &TestApp, id: &str) -> Value {
@@ -100,15 +28,6 @@ async fn shown(app: &TestApp, id: &str) -> Value {
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.body
-}
-
-/// A destination's deliveries, newest first.
-async fn deliveries_of(app: &TestApp, id: &str) -> Vec<Value> {
-    let res = app
-        .admin_get(&format!("/api/v1/admin/deliveries?destination_id={id}"))
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.body["items"].as_array().unwrap().clone()
 }
 
 /// Wait until `check` holds for a destination's deliveries (newest first, at least one).
@@ -156,8 +75,8 @@ fn order() -> String {
 #[tokio::test]
 async fn stats_24h_count_the_days_attempts_failures_and_recoveries() {
     let app = spawn().await;
-    let (sink, url) = Sink::start().await;
-    let id = destination(
+    let (sink, url) = sink().await;
+    let id = destination_id(
         &app,
         json!({"name": "Stats", "url": url,
                "retry": {"strategy": "fixed", "max_attempts": 2, "base_delay": "60s"}}),
@@ -241,9 +160,9 @@ async fn an_opening_circuit_emails_every_admin_at_most_once_an_hour() {
     let app = spawn().await;
     create_admin(&app.data_dir, "second@example.com");
     let admins = ["root@example.com", "second@example.com"];
-    let (sink, url) = Sink::start().await;
+    let (sink, url) = sink().await;
     sink.answer(&[500; 10]);
-    let id = destination(
+    let id = destination_id(
         &app,
         json!({"name": "Flaky CRM", "url": url,
                "retry": {"strategy": "fixed", "max_attempts": 10, "base_delay": "1s"},
@@ -295,9 +214,9 @@ async fn an_opening_circuit_emails_every_admin_at_most_once_an_hour() {
 #[tokio::test]
 async fn a_dead_letter_warns_and_a_gone_destination_is_critical_each_alerting_the_admins() {
     let app = spawn().await;
-    let (ledger_sink, ledger_url) = Sink::start().await;
+    let (ledger_sink, ledger_url) = sink().await;
     ledger_sink.answer(&[500]);
-    let ledger = destination(
+    let ledger = destination_id(
         &app,
         json!({"name": "Ledger", "url": ledger_url,
                "retry": {"strategy": "fixed", "max_attempts": 1, "base_delay": "1s"}}),
@@ -327,9 +246,9 @@ async fn a_dead_letter_warns_and_a_gone_destination_is_critical_each_alerting_th
     );
 
     // A destination that answers 410 is disabled: critical, and its own alert.
-    let (gone_sink, gone_url) = Sink::start().await;
+    let (gone_sink, gone_url) = sink().await;
     gone_sink.answer(&[410]);
-    let gone = destination(&app, json!({"name": "Old CRM", "url": gone_url})).await;
+    let gone = destination_id(&app, json!({"name": "Old CRM", "url": gone_url})).await;
     app.send_order(&s, "w-2", &order()).await;
     eventually("the destination is disabled", || async {
         (shown(&app, &gone).await["enabled"] == false).then_some(())
@@ -361,9 +280,9 @@ async fn a_dead_letter_warns_and_a_gone_destination_is_critical_each_alerting_th
 #[tokio::test]
 async fn health_warns_while_a_circuit_is_open_and_is_critical_once_a_delivery_waited_an_hour() {
     let app = spawn().await;
-    let (sink, url) = Sink::start().await;
+    let (sink, url) = sink().await;
     sink.answer(&[500]);
-    let id = destination(
+    let id = destination_id(
         &app,
         json!({"name": "Warehouse", "url": url,
                "retry": {"strategy": "fixed", "max_attempts": 5, "base_delay": "10h"},
@@ -404,9 +323,9 @@ async fn health_warns_while_a_circuit_is_open_and_is_critical_once_a_delivery_wa
 async fn metrics_count_deliveries_by_outcome_and_read_the_queue_and_circuits() {
     let app = spawn().await;
     let s = app.sender("prom-deliveries@acme.example").await;
-    let (main_sink, main_url) = Sink::start().await;
+    let (main_sink, main_url) = sink().await;
     main_sink.answer(&[500]);
-    let main = destination(
+    let main = destination_id(
         &app,
         json!({"name": "Main", "url": main_url,
                "retry": {"strategy": "fixed", "max_attempts": 1, "base_delay": "1s"}}),
@@ -421,9 +340,9 @@ async fn metrics_count_deliveries_by_outcome_and_read_the_queue_and_circuits() {
     .await;
 
     // From here on every order also goes to a destination that fails once and opens its circuit.
-    let (retry_sink, retry_url) = Sink::start().await;
+    let (retry_sink, retry_url) = sink().await;
     retry_sink.answer(&[500]);
-    let retrying = destination(
+    let retrying = destination_id(
         &app,
         json!({"name": "Retrying", "url": retry_url,
                "retry": {"strategy": "fixed", "max_attempts": 3, "base_delay": "1h"},
@@ -441,9 +360,9 @@ async fn metrics_count_deliveries_by_outcome_and_read_the_queue_and_circuits() {
     .await;
 
     // And to one that answers 410.
-    let (gone_sink, gone_url) = Sink::start().await;
+    let (gone_sink, gone_url) = sink().await;
     gone_sink.answer(&[410]);
-    let gone = destination(&app, json!({"name": "Gone", "url": gone_url})).await;
+    let gone = destination_id(&app, json!({"name": "Gone", "url": gone_url})).await;
     app.send_order(&s, "w-4", &order()).await;
     eventually("the destination is disabled", || async {
         (shown(&app, &gone).await["enabled"] == false).then_some(())
