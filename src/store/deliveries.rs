@@ -598,18 +598,7 @@ mod tests {
     fn replay_queries_follow_indexes() {
         let c = db();
         for sql in [RESET, REST_OF_SECOND, LATER_SECONDS, COUNT_REPLAYABLE] {
-            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let params = vec![0; stmt.parameter_count()];
-            let steps: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let scans: Vec<&String> = steps
-                .iter()
-                .filter(|s| s.starts_with("SCAN") || s.contains("TEMP B-TREE"))
-                .collect();
-            assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
+            crate::store::plan::assert_indexed(&c, sql);
         }
     }
 }

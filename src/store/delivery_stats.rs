@@ -144,12 +144,7 @@ mod tests {
     use crate::store::migrations::migrate;
 
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let params = vec![0; stmt.parameter_count()];
-        stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        crate::store::plan::steps(conn, sql)
     }
 
     /// The queries over deliveries and attempts search an index; only the few destinations are

@@ -97,18 +97,7 @@ mod tests {
             sessions::PURGE_OLD,
             secrets::DUE_FOR_ROTATION,
         ] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let params = vec![0; stmt.parameter_count()];
-            let steps: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let scans: Vec<&String> = steps
-                .iter()
-                .filter(|s| s.starts_with("SCAN") || s.contains("TEMP B-TREE"))
-                .collect();
-            assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
+            crate::store::plan::assert_indexed(&conn, sql);
         }
     }
 

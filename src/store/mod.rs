@@ -186,3 +186,30 @@ pub fn probe_write(conn: &Connection, now: i64) -> StoreResult<()> {
     )?;
     Ok(())
 }
+
+/// `EXPLAIN QUERY PLAN` for the tests that hold queries to their indexes.
+#[cfg(test)]
+pub(crate) mod plan {
+    use rusqlite::Connection;
+
+    /// The plan's steps of `sql` (every parameter bound to 0).
+    pub fn steps(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let params = vec![0; stmt.parameter_count()];
+        stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Fail unless `sql` runs without a table scan or a temporary sort.
+    #[track_caller]
+    pub fn assert_indexed(conn: &Connection, sql: &str) {
+        let steps = steps(conn, sql);
+        let scans: Vec<&String> = steps
+            .iter()
+            .filter(|s| s.starts_with("SCAN") || s.contains("TEMP B-TREE"))
+            .collect();
+        assert!(scans.is_empty(), "{sql}\nhas a scan or sort: {steps:#?}");
+    }
+}
