@@ -341,6 +341,20 @@ pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
     }
 }
 
+/// A value every HTTP header can carry: visible ASCII kept, anything else (a provider's
+/// non-ASCII topic) percent-encoded as UTF-8, so such an event is still delivered.
+fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// What `send` did.
 enum Sent {
     Attempted(Attempt),
@@ -425,7 +439,7 @@ async fn send(
         ("webhook-timestamp".to_string(), now.to_string()),
         ("webhook-signature".to_string(), signatures.join(" ")),
         ("hookgate-source".to_string(), payload.source.clone()),
-        ("hookgate-topic".to_string(), payload.topic.clone()),
+        ("hookgate-topic".to_string(), header_safe(&payload.topic)),
         ("hookgate-attempt".to_string(), attempt_no.to_string()),
         (
             "content-type".to_string(),
@@ -440,4 +454,16 @@ async fn send(
             .post(url, &headers, payload.body.into(), target.timeout)
             .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_safe;
+
+    #[test]
+    fn topics_become_header_safe() {
+        assert_eq!(header_safe("order.created"), "order.created");
+        assert_eq!(header_safe("commande.créée"), "commande.cr%C3%A9%C3%A9e");
+        assert_eq!(header_safe("a b%c"), "a%20b%25c");
+    }
 }

@@ -194,7 +194,8 @@ pub struct Changes {
     pub retry: Option<String>,
     pub timeout_ms: Option<i64>,
     pub circuit: Option<String>,
-    /// Enabling clears `disabled_reason` and closes the circuit.
+    /// Enabling clears `disabled_reason` and closes the circuit, its cool-down back to the
+    /// configured one.
     pub enabled: Option<bool>,
 }
 
@@ -212,6 +213,7 @@ pub fn update(conn: &Connection, id: &str, ch: &Changes, now: i64) -> StoreResul
              circuit_state = CASE WHEN ?11 = 1 THEN 'closed' ELSE circuit_state END,
              circuit_until_ms = CASE WHEN ?11 = 1 THEN NULL ELSE circuit_until_ms END,
              consecutive_failures = CASE WHEN ?11 = 1 THEN 0 ELSE consecutive_failures END,
+             reopen_count = CASE WHEN ?11 = 1 THEN 0 ELSE reopen_count END,
              updated_at = ?12
          WHERE id = ?1",
         params![

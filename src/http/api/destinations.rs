@@ -74,7 +74,7 @@ fn body(s: Shown) -> DestinationBody {
         sources: s.sources,
         topics: s.topics,
         retry: s.retry,
-        timeout: format!("{}s", s.row.timeout_ms / 1000),
+        timeout: timeout_text(s.row.timeout_ms),
         circuit: s.circuit,
         enabled: s.row.enabled,
         created_at: clock::rfc3339(s.row.created_at),
@@ -100,6 +100,15 @@ async fn with_state(state: &AppState, s: Shown) -> Result<DestinationBody, ApiEr
     b.state = Some(queue);
     b.stats_24h = Some(stats.into());
     Ok(b)
+}
+
+/// A timeout as given: whole seconds as `15s`, anything finer in milliseconds.
+fn timeout_text(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 #[derive(Serialize)]
