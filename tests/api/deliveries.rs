@@ -865,3 +865,84 @@ async fn retry_after_on_503_delays_the_next_attempt_and_redirects_are_not_follow
     })
     .await;
 }
+
+/// The whole dead-letter path: exhaustion, the admins' alert, a replay, delivered; and a
+/// destination filtered by source sees only its source's events.
+#[tokio::test]
+async fn exhausted_attempts_alert_the_admins_and_a_replay_delivers() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[500, 500]);
+    let d = destination(
+        &app,
+        json!({"name": "Ledger", "url": format!("http://127.0.0.1:{port}/"), "sources": ["orders"],
+               "retry": {"strategy": "fixed", "max_attempts": 2, "base_delay": "10s"}}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    app.admin_post(
+        "/api/v1/admin/sources",
+        json!({"slug": "gh", "kind": "github", "secret": "x"}),
+    )
+    .await;
+    let s = app.sender("ledger@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    eventually("the first attempt fails", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["attempts"] == 1).then_some(())
+    })
+    .await;
+    app.advance(Duration::from_secs(12));
+    eventually("the last attempt fails: a dead letter", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["status"] == "failed").then_some(())
+    })
+    .await;
+    let alert = eventually("the admin is emailed", || async {
+        let outbox = app
+            .admin_get("/api/v1/admin/outbox?to=root@example.com")
+            .await;
+        outbox
+            .body
+            .as_array()?
+            .iter()
+            .find(|e| {
+                e["subject"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("hookgate alert"))
+            })
+            .cloned()
+    })
+    .await;
+    assert!(
+        alert["subject"].as_str().unwrap().contains("Ledger"),
+        "{alert}"
+    );
+
+    let replayed = app
+        .admin_post(
+            &format!("/api/v1/admin/destinations/{id}/replay"),
+            json!({"status": "failed"}),
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::ACCEPTED, "{}", replayed.body);
+    assert_eq!(replayed.body["matched"], 1);
+    eventually("the replay delivers", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["status"] == "succeeded").then_some(())
+    })
+    .await;
+    assert_eq!(
+        sink.received().len(),
+        3,
+        "two attempts and the replay, no github event"
+    );
+    assert_eq!(deliveries_of(&app, &id).await.len(), 1);
+    assert!(
+        sink.received()
+            .iter()
+            .all(|r| r.header("hookgate-source") == Some("orders")),
+        "the github source's events do not match this destination"
+    );
+}
