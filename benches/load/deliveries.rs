@@ -51,7 +51,8 @@ impl Bench {
         let t0 = Instant::now();
         let with = self.closed_run(&name, requests, 201).await;
         let t1 = Instant::now();
-        let during = sink.count_since("/ingest", t0) as f64 / (t1 - t0).as_secs_f64();
+        let arrived_during = sink.count_since("/ingest", t0);
+        let during = arrived_during as f64 / (t1 - t0).as_secs_f64();
         let leftover = n.saturating_sub(sink.count("/ingest"));
         eprintln!(
             "  deliveries arriving during the loop: {during:.0}/s; {leftover} still to deliver"
@@ -63,7 +64,7 @@ impl Bench {
         self.results.notes.push(format!(
             "    deliveries to the sink while the loop ran: {} in {:.1} s = {during:.0}/s; \
              left queued when it ended: {leftover}; then {}",
-            sink.count_since("/ingest", t0) - after_loop.arrived,
+            arrived_during,
             (t1 - t0).as_secs_f64(),
             after_loop.describe()
         ));
@@ -220,8 +221,8 @@ impl Bench {
         what: &str,
     ) -> Drain {
         let limit = Duration::from_secs(self.o.drain_seconds);
-        let before = sink.count(path) - sink.count_since(path, from);
-        let waiting = expected.saturating_sub(before);
+        let (total, since) = sink.counts(path, from);
+        let waiting = expected.saturating_sub(total - since);
         eprintln!("  waiting for {what}: {waiting} deliveries (at most {limit:?})");
         let mut last_report = Instant::now();
         while sink.count(path) < expected && from.elapsed() < limit {

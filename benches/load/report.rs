@@ -66,7 +66,9 @@ impl Drain {
     }
 
     pub fn describe(&self) -> String {
-        if self.all {
+        if self.waiting == 0 {
+            "nothing was left to deliver".to_string()
+        } else if self.all {
             format!(
                 "all {} arrived in {:.2} s = {:.0} deliveries/s",
                 self.waiting,

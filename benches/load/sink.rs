@@ -58,10 +58,15 @@ impl Sink {
 
     /// Requests received on `path` from `from` on (arrivals are in order).
     pub fn count_since(&self, path: &str, from: Instant) -> usize {
+        self.counts(path, from).1
+    }
+
+    /// Requests received on `path`: in all, and from `from` on, read at one moment.
+    pub fn counts(&self, path: &str, from: Instant) -> (usize, usize) {
         let log = self.log.lock().unwrap();
-        log.by_path
-            .get(path)
-            .map_or(0, |r| r.len() - r.partition_point(|(at, _)| *at < from))
+        log.by_path.get(path).map_or((0, 0), |r| {
+            (r.len(), r.len() - r.partition_point(|(at, _)| *at < from))
+        })
     }
 
     /// Everything received on `path`.
@@ -105,13 +110,12 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Log>>) {
                 Ok(_) => {}
             }
         }
-        let at = Instant::now();
-        log.lock()
-            .unwrap()
-            .by_path
-            .entry(path)
-            .or_default()
-            .push((at, id));
+        {
+            // The instant is taken under the lock, so every path's arrivals stay in order.
+            let mut log = log.lock().unwrap();
+            let at = Instant::now();
+            log.by_path.entry(path).or_default().push((at, id));
+        }
         buf.drain(..end);
         if stream.write_all(OK).await.is_err() {
             return;
