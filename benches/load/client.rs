@@ -118,6 +118,15 @@ impl Conn {
 
     /// Send one request and read its response; returns the status code.
     pub async fn exchange(&mut self, request: &[u8]) -> io::Result<u16> {
+        self.exchange_keeping(request, None).await
+    }
+
+    /// [`Conn::exchange`], copying the response body into `body` (cleared first) when given.
+    pub async fn exchange_keeping(
+        &mut self,
+        request: &[u8],
+        body: Option<&mut Vec<u8>>,
+    ) -> io::Result<u16> {
         self.stream.write_all(request).await?;
         let mut scanned = 0;
         let head_end = loop {
@@ -162,7 +171,19 @@ impl Conn {
         while self.buf.len() < end {
             self.fill().await?;
         }
+        if let Some(body) = body {
+            body.clear();
+            body.extend_from_slice(&self.buf[head_end + 4..end]);
+        }
         self.buf.drain(..end);
         Ok(status)
     }
+}
+
+/// The `"event_id"` of a JSON response body such as the 201 of an order, without a JSON parser.
+pub fn event_id(body: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"event_id\":\"";
+    let start = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = body[start..].iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&body[start..start + len]).ok()
 }

@@ -19,7 +19,11 @@
 //!            --orders of them: accepted/s beside the orders figure of the same run;
 //!   login    --login-ips client IPs (127.0.0.2 on) try logins of unknown accounts for
 //!            --login-seconds while /healthz is polled and a real user logs in: peak RSS,
-//!            /healthz latency, the user's success.
+//!            /healthz latency, the user's success;
+//!   deliveries  outbound deliveries to a sink in this program (127.0.0.1, answering 200):
+//!            orders/s without and with one destination, deliveries/s while ingesting and
+//!            when draining a --backlog, and paced at --paced-rate the time from the sender's
+//!            2xx to the sink receiving the delivery (deliveries.rs).
 //!
 //! Every request goes to 127.0.0.1 only, and the server is killed when this program ends,
 //! including on panics, Ctrl-C and SIGTERM (a guard kills it on drop). The server's data dir is a
@@ -28,6 +32,7 @@
 //! Results and their explanation: docs/performance.md.
 
 mod client;
+mod deliveries;
 mod login;
 mod metrics;
 mod options;
@@ -35,6 +40,7 @@ mod procstats;
 mod report;
 mod scenarios;
 mod server;
+mod sink;
 mod tally;
 
 use client::{GITHUB_SECRET, HEALTHZ, github_batch, order_batch};
@@ -101,7 +107,7 @@ async fn run(o: Options) {
                 bench.results.closed = Some((rate, p99));
             }
             Scenario::Paced => {
-                let p99 = bench.paced("", bench.o.paced_seconds).await.p99;
+                let p99 = bench.paced("", bench.o.paced_seconds, false).await.0.p99;
                 bench.results.paced_p99 = Some(p99);
             }
             Scenario::Long => {
@@ -114,6 +120,7 @@ async fn run(o: Options) {
             Scenario::Scale => bench.scale().await,
             Scenario::Sources => bench.sources().await,
             Scenario::Login => bench.login().await,
+            Scenario::Deliveries => bench.deliveries().await,
         }
     }
 
@@ -238,9 +245,15 @@ impl Bench {
         r
     }
 
-    /// `--paced-rate` orders a second for `seconds`, open loop; returns the row and what the
-    /// background jobs did meanwhile.
-    async fn paced(&mut self, label: &str, seconds: u64) -> Row {
+    /// `--paced-rate` orders a second for `seconds`, open loop; returns the row and, with
+    /// `acks`, each accepted order's event id and the instant its 2xx arrived. The notes say
+    /// what the background jobs did meanwhile.
+    async fn paced(
+        &mut self,
+        label: &str,
+        seconds: u64,
+        acks: bool,
+    ) -> (Row, Vec<(String, std::time::Instant)>) {
         let rate = self.o.paced_rate;
         let conns = self.paced_connections();
         let name = format!("orders paced {rate}/s, {conns} conns{label}");
@@ -249,7 +262,7 @@ impl Bench {
         let m0 = scrape(self.port, &self.admin).await;
         let mut cpu = CpuUse::default();
         let cpu0 = cpu_snapshot(self.pid);
-        let (mut t, elapsed) = paced(self.port, conns, rate, requests).await;
+        let (mut t, elapsed) = paced(self.port, conns, rate, requests, acks).await;
         cpu.add(&cpu0, &cpu_snapshot(self.pid));
         let m1 = scrape(self.port, &self.admin).await;
         let mut r = row(&name, &mut t, elapsed, 201, memory(self.pid));
@@ -274,7 +287,7 @@ impl Bench {
             .push(format!("    {}", jobs_line(&m0, &m1)));
         let summary = r.clone();
         self.results.push(r);
-        summary
+        (summary, std::mem::take(&mut t.acks))
     }
 
     /// Closed-loop orders in chunks until `total` orders were signed in all.
@@ -396,7 +409,7 @@ impl Bench {
         let label = format!(" ({:.1} GB db)", db / 1e9);
         let (rate, _) = self.orders(&label).await;
         let m0 = scrape(self.port, &self.admin).await;
-        let paced = self.paced(&label, self.o.scale_seconds).await;
+        let (paced, _) = self.paced(&label, self.o.scale_seconds, false).await;
         let m1 = scrape(self.port, &self.admin).await;
         let runs = |job: &str| {
             let series = format!("hookgate_job_runs_total{{job=\"{job}\"}}");

@@ -23,6 +23,10 @@ pub enum Scenario {
     /// Many client IPs try logins of unknown accounts for --login-seconds while /healthz is
     /// polled and a real user logs in: the server's memory and responsiveness
     Login,
+    /// Outbound deliveries to a sink in this program: orders/s without and with a destination,
+    /// deliveries/s while ingesting and draining a --backlog, and at --paced-rate the time from
+    /// the sender's 2xx to the sink receiving the delivery
+    Deliveries,
 }
 
 /// hookgate load benchmark
@@ -36,8 +40,8 @@ pub enum Scenario {
     allow_negative_numbers = true
 )]
 pub struct Options {
-    /// Comma-separated subset of healthz,orders,paced,long,scale,sources,login, run in this order
-    /// (scale is long: about 5 GB and 10 minutes)
+    /// Comma-separated subset of healthz,orders,paced,long,scale,sources,login,deliveries, run in
+    /// this order (scale is long: about 5 GB and 10 minutes)
     #[arg(
         long,
         value_name = "LIST",
@@ -106,6 +110,15 @@ pub struct Options {
     #[arg(long, value_name = "S", default_value_t = 60, value_parser = positive::<u64>)]
     pub login_seconds: u64,
 
+    /// Deliveries scenario: orders ingested while the destination is disabled, then drained
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = positive::<usize>)]
+    pub backlog: usize,
+
+    /// Deliveries scenario: the longest wait for a backlog to arrive at the sink before it is
+    /// reported as not drained (the run goes on)
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = positive::<u64>)]
+    pub drain_seconds: u64,
+
     /// Worker threads of the client's tokio runtime
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive::<usize>)]
     pub threads: usize,
@@ -120,7 +133,7 @@ pub struct Options {
 
     /// Small sizes for a smoke run: --healthz-seconds 2, --orders 5000, --paced-rate 500,
     /// --paced-seconds 3, --total 20000, --scale-orders 60000, --scale-seconds 5, --login-seconds 5,
-    /// each unless given explicitly
+    /// --backlog 5000, --drain-seconds 10, each unless given explicitly
     #[arg(long)]
     pub quick: bool,
 
@@ -167,6 +180,12 @@ impl Options {
         }
         if default("login_seconds") {
             self.login_seconds = 5;
+        }
+        if default("backlog") {
+            self.backlog = 5_000;
+        }
+        if default("drain_seconds") {
+            self.drain_seconds = 10;
         }
     }
 }

@@ -163,6 +163,8 @@ fn thread_group(name: &str) -> &'static str {
         "blocking/read pool (tokio-*)"
     } else if name == "hookgate-writer" {
         "writer"
+    } else if name == "deliveries" {
+        "delivery worker"
     } else {
         "other threads"
     }

@@ -23,6 +23,71 @@ pub struct Results {
     /// The sources scenario's accepted/s.
     pub sources_rate: Option<f64>,
     pub login: Option<crate::login::LoginFlood>,
+    pub deliveries: Option<DeliveriesResult>,
+}
+
+/// The deliveries scenario.
+pub struct DeliveriesResult {
+    /// Orders/s of the closed loop without and with one destination.
+    pub without: f64,
+    pub with: f64,
+    /// Deliveries/s arriving at the sink during the closed loop with a destination.
+    pub during: f64,
+    /// Deliveries that loop left queued, and how they drained afterwards.
+    pub leftover: usize,
+    pub after_loop: Drain,
+    /// The backlog of --backlog deliveries, from enabling its destination.
+    pub backlog: Drain,
+    /// Paced: from the sender's 2xx to the sink (ms); `None` where the delivery did not arrive
+    /// within the wait.
+    pub paced_p50: Option<f64>,
+    pub paced_p99: Option<f64>,
+    pub paced_max: Option<f64>,
+    pub paced_acked: usize,
+    pub paced_delivered: usize,
+}
+
+/// Waiting for deliveries to arrive at the sink.
+pub struct Drain {
+    /// Deliveries still to arrive when the wait began.
+    pub waiting: usize,
+    /// Arrived since the wait began.
+    pub arrived: usize,
+    /// Every one arrived (within `limit`).
+    pub all: bool,
+    /// To the last arrival when all arrived, else the whole wait.
+    pub secs: f64,
+    pub limit: u64,
+}
+
+impl Drain {
+    pub fn rate(&self) -> f64 {
+        self.arrived as f64 / self.secs.max(1e-9)
+    }
+
+    pub fn describe(&self) -> String {
+        if self.waiting == 0 {
+            "nothing was left to deliver".to_string()
+        } else if self.all {
+            format!(
+                "all {} arrived in {:.2} s = {:.0} deliveries/s",
+                self.waiting,
+                self.secs,
+                self.rate()
+            )
+        } else {
+            let left = self.waiting.saturating_sub(self.arrived);
+            format!(
+                "NOT drained: {} of {} arrived in the {} s waited = {:.0} deliveries/s; {left} \
+                 left, ~{:.0} s more at that rate",
+                self.arrived,
+                self.waiting,
+                self.limit,
+                self.rate(),
+                left as f64 / self.rate().max(1e-9)
+            )
+        }
+    }
 }
 
 /// The scale scenario: the closed and paced loops on a large database.
@@ -392,4 +457,56 @@ pub fn print_summary(
         }
         None => println!("  login flood: {na}"),
     }
+    match &results.deliveries {
+        Some(d) => print_delivery_targets(o, d),
+        None => println!("  deliveries: {na}"),
+    }
+}
+
+fn print_delivery_targets(o: &Options, d: &DeliveriesResult) {
+    println!(
+        "  deliveries: ingest with one destination >= 0.5 x without: {:.0} / {:.0} = {:.3}  {}",
+        d.with,
+        d.without,
+        d.with / d.without,
+        verdict(d.with / d.without >= 0.5)
+    );
+    println!(
+        "  deliveries: backlog of {} drains at >= 10,000 deliveries/s: {:.0}/s{}  {}",
+        d.backlog.waiting,
+        d.backlog.rate(),
+        if d.backlog.all {
+            String::new()
+        } else {
+            format!(" (not drained within {} s)", d.backlog.limit)
+        },
+        verdict(d.backlog.all && d.backlog.rate() >= 10_000.0)
+    );
+    let ms = |v: Option<f64>| v.map_or("not arrived".to_string(), |ms| format!("{ms:.2} ms"));
+    println!(
+        "  deliveries: paced {}/s, sender's 2xx to the sink p99 < 50 ms: p99 {} (p50 {}, max \
+         {}; {} of {} delivered)  {}",
+        o.paced_rate,
+        ms(d.paced_p99),
+        ms(d.paced_p50),
+        ms(d.paced_max),
+        d.paced_delivered,
+        d.paced_acked,
+        verdict(d.paced_p99.is_some_and(|p| p < 50.0))
+    );
+    println!(
+        "  deliveries: the closed loop's backlog ({} left, {:.0} deliveries/s during the loop) \
+         drains within 10 s: {}  {}",
+        d.leftover,
+        d.during,
+        if d.after_loop.all {
+            format!("{:.2} s", d.after_loop.secs)
+        } else {
+            format!(
+                "not within {} s ({} of {} arrived)",
+                d.after_loop.limit, d.after_loop.arrived, d.after_loop.waiting
+            )
+        },
+        verdict(d.after_loop.all && d.after_loop.secs <= 10.0)
+    );
 }

@@ -1,6 +1,6 @@
 //! The load generators: a closed loop and a paced (open) loop over keep-alive connections.
 
-use crate::client::Conn;
+use crate::client::{Conn, event_id};
 use crate::tally::{IO_ERROR, Tally, micros};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +68,9 @@ pub async fn closed_loop(
 /// Latency counts from when it was due, so time a request spends waiting behind a slow one on
 /// its connection is charged to the server, not silently skipped (coordinated omission).
 ///
+/// With `acks`, each 2xx response's `event_id` is kept with the instant the response was read
+/// (`Tally::acks`), for matching against what a destination receives.
+///
 /// The schedule is kept by a plain thread sleeping with `std::thread::sleep` (tens of
 /// microseconds of slack) rather than tokio timers, which round every deadline up to the next
 /// millisecond; that rounding would otherwise add up to a millisecond of client-made latency.
@@ -76,6 +79,7 @@ pub async fn paced(
     conns: usize,
     rate: u64,
     requests: Arc<Vec<Vec<u8>>>,
+    acks: bool,
 ) -> (Tally, Duration) {
     let total = requests.len();
     let connections = open_all(port, conns).await;
@@ -96,11 +100,20 @@ pub async fn paced(
                 tally.service.reserve(n);
                 tally.lag.reserve(n);
                 let mut last = start;
+                let mut body = Vec::new();
                 while let Some(i) = rx.recv().await {
                     let scheduled = due(i);
                     let sent = Instant::now();
-                    let status = conn.exchange(&requests[i]).await;
+                    let status = conn
+                        .exchange_keeping(&requests[i], acks.then_some(&mut body))
+                        .await;
                     let done = Instant::now();
+                    if acks
+                        && matches!(status, Ok(200..=299))
+                        && let Some(id) = event_id(&body)
+                    {
+                        tally.acks.push((id.to_string(), done));
+                    }
                     tally.record(
                         status.as_ref().copied().unwrap_or(IO_ERROR),
                         done - scheduled,

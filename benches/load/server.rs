@@ -1,7 +1,7 @@
 //! The server child process, the `hookgate` CLI run on its data dir, and onboarding one merchant.
 
 use crate::client::{Conn, HEALTHZ};
-use crate::options::Options;
+use crate::options::{Options, Scenario};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,6 +51,10 @@ pub async fn start_server(o: &Options) -> Server {
     let mut command = Command::new(&o.bin);
     if let Some(retention) = &o.server_retention {
         command.args(["--retention", retention]);
+    }
+    if o.scenarios.contains(&Scenario::Deliveries) {
+        // The sink listens on 127.0.0.1, a loopback address refused unless allowed.
+        command.args(["--destination-allow", "127.0.0.1/32"]);
     }
     let child = command
         .arg("--data-dir")
@@ -133,7 +137,7 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-async fn expect_json(response: reqwest::Response, what: &str) -> serde_json::Value {
+pub async fn expect_json(response: reqwest::Response, what: &str) -> serde_json::Value {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     assert!(status.is_success(), "{what}: {status} {text}");

@@ -1,7 +1,7 @@
 //! Measurements: the latencies and statuses of one scenario.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Status 0 stands for an I/O error (connection reset, closed, unparseable response).
 pub const IO_ERROR: u16 = 0;
@@ -15,6 +15,8 @@ pub struct Tally {
     pub service: Vec<u32>,
     /// Paced only: how late the client sent after the scheduled time (client-side slack).
     pub lag: Vec<u32>,
+    /// Paced with acks only: each accepted request's `event_id` and when its 2xx arrived.
+    pub acks: Vec<(String, Instant)>,
     statuses: BTreeMap<u16, u64>,
 }
 
@@ -39,6 +41,7 @@ impl Tally {
         self.micros.extend(other.micros);
         self.service.extend(other.service);
         self.lag.extend(other.lag);
+        self.acks.extend(other.acks);
         for (k, v) in other.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
