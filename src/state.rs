@@ -27,6 +27,8 @@ pub struct AppState {
     pub passwords: Arc<Passwords>,
     pub sources: Arc<SourceCache>,
     pub routes: Arc<Routes>,
+    /// Wakes the delivery worker: an event queued deliveries, or an attempt finished.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             passwords: Arc::new(Passwords::for_this_machine()),
             sources: Arc::new(SourceCache::default()),
             routes: Arc::new(Routes::default()),
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -164,6 +164,7 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
     );
     let now = state.now();
     let routes = state.routes.current(state).await?;
+    let may_deliver = !routes.is_empty();
     let stored = state
         .store
         .write(move |c| {
@@ -188,6 +189,10 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
             )
         })
         .await?;
+    if may_deliver && matches!(stored, Ingested::Created { .. } | Ingested::Updated { .. }) {
+        // The worker sends at once instead of at its next tick.
+        state.delivery_wake.notify_one();
+    }
     match stored {
         Ingested::Created { order_id, event_id } => Ok(Accepted::Created { order_id, event_id }),
         Ingested::Updated { order_id, event_id } => Ok(Accepted::Updated { order_id, event_id }),

@@ -308,6 +308,7 @@ pub async fn receive(
         &event.topic,
     );
     let key = sender.unwrap_or_else(|| source.slug.clone());
+    let may_deliver = !destinations.is_empty();
     let stored = state
         .store
         .write(move |c| {
@@ -323,6 +324,10 @@ pub async fn receive(
             store::sources::ingest(c, &event, &destinations)
         })
         .await?;
+    if may_deliver && matches!(stored, Stored::Accepted { .. }) {
+        // The worker sends at once instead of at its next tick.
+        state.delivery_wake.notify_one();
+    }
     let (reason, outcome) = match stored {
         Stored::Accepted { event_id } => ("accepted", Outcome::Accepted { event_id }),
         Stored::Duplicate { event_id } => ("duplicate", Outcome::Duplicate { event_id }),

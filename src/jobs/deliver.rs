@@ -61,8 +61,14 @@ async fn run(state: AppState, stop: Arc<AtomicBool>) {
     let mut dispatcher = Dispatcher::default();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let wake = Arc::clone(&state.delivery_wake);
     while !stop.load(Ordering::Relaxed) {
-        tick.tick().await;
+        // Work as soon as an attempt finishes (its slot is free) or an event queued a delivery;
+        // the tick is the fallback for deliveries that became due with time.
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = wake.notified() => {}
+        }
         let done = std::mem::take(&mut *finished.borrow_mut());
         if let Err(e) = dispatcher.report(&state, done).await {
             tracing::warn!(error = %e, "could not record delivery outcomes; they are retried after the lease");
@@ -75,6 +81,7 @@ async fn run(state: AppState, stop: Arc<AtomicBool>) {
                     tokio::task::spawn_local(async move {
                         let done = dispatch::attempt(&state, &outbound, job).await;
                         finished.borrow_mut().push(done);
+                        state.delivery_wake.notify_one();
                     });
                 }
             }
