@@ -69,6 +69,24 @@ fn target(state: &AppState, row: Destination) -> Target {
     }
 }
 
+/// What one cycle reports.
+struct ReportBatch {
+    reports: Vec<Report>,
+    to_alert: Vec<alerts::Alert>,
+    circuits: Vec<(String, Circuit, Option<&'static str>)>,
+    counted: Vec<(String, DeliveryOutcome, Duration)>,
+    secs: i64,
+}
+
+/// What one cycle claims: per destination how many, until when, and how to send them.
+#[derive(Default)]
+struct ClaimPlan {
+    now: i64,
+    wanted: Vec<(String, usize)>,
+    leases: HashMap<String, i64>,
+    targets: HashMap<String, Rc<Target>>,
+}
+
 /// One attempt to make.
 pub struct Job {
     claimed: Claimed,
@@ -87,7 +105,9 @@ pub struct Done {
 impl Dispatcher {
     /// Claim what may be sent now, within the bounds. Circuits are loaded from the stored state
     /// the first time a destination is seen.
-    pub async fn claim(&mut self, state: &AppState) -> AppResult<Vec<Job>> {
+    /// What may be claimed now, within the bounds. Circuits are loaded from the stored state
+    /// the first time a destination is seen.
+    async fn plan(&mut self, state: &AppState) -> AppResult<ClaimPlan> {
         let limit = state.config.delivery_concurrency;
         let generation = state.routes.generation();
         let now = state.now_ms();
@@ -100,8 +120,10 @@ impl Dispatcher {
             self.read_at_ms = now;
         }
         let rows = self.rows.clone();
-        let mut wanted = Vec::new();
-        let mut targets = HashMap::new();
+        let mut plan = ClaimPlan {
+            now,
+            ..ClaimPlan::default()
+        };
         for row in rows.into_iter().filter(|d| d.enabled) {
             let circuit = self
                 .circuits
@@ -114,7 +136,7 @@ impl Dispatcher {
                 });
             let busy = self.in_flight.get(&row.id).copied().unwrap_or(0);
             let free = limit.saturating_sub(
-                self.total_in_flight + wanted.iter().map(|(_, n)| *n).sum::<usize>(),
+                self.total_in_flight + plan.wanted.iter().map(|(_, n)| *n).sum::<usize>(),
             );
             let t = target(state, row);
             let n = match circuit.may_send(now) {
@@ -123,41 +145,26 @@ impl Dispatcher {
                 _ => 0,
             };
             if n > 0 {
-                wanted.push((t.row.id.clone(), n));
-                targets.insert(t.row.id.clone(), Rc::new(t));
+                let lease = now + (t.timeout + LEASE_MARGIN).as_millis() as i64;
+                plan.leases.insert(t.row.id.clone(), lease);
+                plan.wanted.push((t.row.id.clone(), n));
+                plan.targets.insert(t.row.id.clone(), Rc::new(t));
             }
         }
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let leases: HashMap<String, i64> = targets
-            .iter()
-            .map(|(id, t)| {
-                (
-                    id.clone(),
-                    now + (t.timeout + LEASE_MARGIN).as_millis() as i64,
-                )
-            })
-            .collect();
-        let claims = state
-            .store
-            .write(move |c| {
-                let mut all = Vec::new();
-                for (id, n) in &wanted {
-                    all.extend(store::deliveries::claim(c, id, now, leases[id], *n as u32)?);
-                }
-                Ok::<_, store::StoreError>(all)
-            })
-            .await?;
+        Ok(plan)
+    }
+
+    /// Count the claimed deliveries in flight (taking a probe where the circuit asks for one).
+    fn start(&mut self, claims: Vec<Claimed>, plan: &ClaimPlan) -> Vec<Job> {
         let mut jobs = Vec::new();
         for claimed in claims {
-            let Some(target) = targets.get(&claimed.destination_id) else {
+            let Some(target) = plan.targets.get(&claimed.destination_id) else {
                 continue;
             };
             if let Some(circuit) = self.circuits.get_mut(&claimed.destination_id)
-                && matches!(circuit.may_send(now), Permit::Probe)
+                && matches!(circuit.may_send(plan.now), Permit::Probe)
             {
-                circuit.acquire(now, target.timeout + LEASE_MARGIN);
+                circuit.acquire(plan.now, target.timeout + LEASE_MARGIN);
             }
             *self
                 .in_flight
@@ -169,14 +176,60 @@ impl Dispatcher {
                 target: Rc::clone(target),
             });
         }
-        Ok(jobs)
+        jobs
     }
 
-    /// Record finished attempts: the circuit in memory, then everything through the writer.
-    pub async fn report(&mut self, state: &AppState, done: Vec<Done>) -> AppResult<()> {
-        if done.is_empty() {
-            return Ok(());
+    /// Record finished attempts (the circuit in memory) and claim what may go now, both in one
+    /// write: one commit per cycle instead of two keeps the writer free for ingest.
+    pub async fn cycle(&mut self, state: &AppState, done: Vec<Done>) -> AppResult<Vec<Job>> {
+        let batch = self.account(state, done);
+        let plan = self.plan(state).await?;
+        if batch.reports.is_empty() && plan.wanted.is_empty() {
+            return Ok(Vec::new());
         }
+        let ReportBatch {
+            reports,
+            to_alert,
+            circuits,
+            counted,
+            secs,
+        } = batch;
+        let public_url = state.config.public_url.clone();
+        let (wanted, leases, now) = (plan.wanted.clone(), plan.leases.clone(), plan.now);
+        let claims = state
+            .store
+            .write(move |c| {
+                for r in &reports {
+                    store::deliveries::report(c, r)?;
+                }
+                alerts::notify(c, &to_alert, secs, &public_url)?;
+                for (id, circuit, disabled) in &circuits {
+                    let stored = destinations::CircuitRow {
+                        state: circuit.state.as_str(),
+                        until_ms: circuit.state.until_ms(),
+                        consecutive_failures: i64::from(circuit.consecutive_failures),
+                        reopen_count: i64::from(circuit.reopen_count),
+                    };
+                    destinations::save_circuit(c, id, &stored, *disabled, secs)?;
+                }
+                let mut all = Vec::new();
+                for (id, n) in &wanted {
+                    all.extend(store::deliveries::claim(c, id, now, leases[id], *n as u32)?);
+                }
+                Ok::<_, store::StoreError>(all)
+            })
+            .await?;
+        for (destination, outcome, elapsed) in counted {
+            state
+                .metrics
+                .deliveries
+                .record(&destination, outcome, elapsed);
+        }
+        Ok(self.start(claims, &plan))
+    }
+
+    /// Update the in-flight counts and circuits for finished attempts; what to write.
+    fn account(&mut self, state: &AppState, done: Vec<Done>) -> ReportBatch {
         let now = state.now_ms();
         let mut circuits = Vec::new();
         let mut raised = Vec::new();
@@ -210,14 +263,13 @@ impl Dispatcher {
             if disabled.is_some()
                 && let Some(row) = self.rows.iter_mut().find(|r| r.id == d.destination_id)
             {
-                // Nothing more goes to it from the next tick on, without waiting for a re-read.
+                // Nothing more goes to it from now on, without waiting for a re-read.
                 row.enabled = false;
             }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
-        let to_alert = alerts::collect(raised);
         // Only attempts that were made are counted (nothing was sent for a skipped one).
-        let counted: Vec<(String, DeliveryOutcome, Duration)> = done
+        let counted = done
             .iter()
             .filter_map(|d| {
                 Some((
@@ -227,35 +279,13 @@ impl Dispatcher {
                 ))
             })
             .collect();
-        let reports: Vec<Report> = done.into_iter().map(|d| d.report).collect();
-        let secs = now.div_euclid(1000);
-        let public_url = state.config.public_url.clone();
-        state
-            .store
-            .write(move |c| {
-                for r in &reports {
-                    store::deliveries::report(c, r)?;
-                }
-                alerts::notify(c, &to_alert, secs, &public_url)?;
-                for (id, circuit, disabled) in &circuits {
-                    let stored = destinations::CircuitRow {
-                        state: circuit.state.as_str(),
-                        until_ms: circuit.state.until_ms(),
-                        consecutive_failures: i64::from(circuit.consecutive_failures),
-                        reopen_count: i64::from(circuit.reopen_count),
-                    };
-                    destinations::save_circuit(c, id, &stored, *disabled, secs)?;
-                }
-                Ok::<_, store::StoreError>(())
-            })
-            .await?;
-        for (destination, outcome, elapsed) in counted {
-            state
-                .metrics
-                .deliveries
-                .record(&destination, outcome, elapsed);
+        ReportBatch {
+            to_alert: alerts::collect(raised),
+            reports: done.into_iter().map(|d| d.report).collect(),
+            circuits,
+            counted,
+            secs: now.div_euclid(1000),
         }
-        Ok(())
     }
 }
 

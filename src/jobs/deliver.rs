@@ -70,10 +70,7 @@ async fn run(state: AppState, stop: Arc<AtomicBool>) {
             () = wake.notified() => {}
         }
         let done = std::mem::take(&mut *finished.borrow_mut());
-        if let Err(e) = dispatcher.report(&state, done).await {
-            tracing::warn!(error = %e, "could not record delivery outcomes; they are retried after the lease");
-        }
-        match dispatcher.claim(&state).await {
+        match dispatcher.cycle(&state, done).await {
             Ok(jobs) => {
                 for job in jobs {
                     let (state, outbound, finished) =
@@ -85,7 +82,9 @@ async fn run(state: AppState, stop: Arc<AtomicBool>) {
                     });
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not claim deliveries"),
+            // The outcomes are lost with the write; their leases expire and they go again
+            // (at least once).
+            Err(e) => tracing::warn!(error = %e, "could not record outcomes or claim deliveries"),
         }
     }
 }
