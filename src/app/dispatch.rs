@@ -69,6 +69,13 @@ fn target(state: &AppState, row: Destination) -> Target {
     }
 }
 
+/// What a cycle's write claimed: each delivery with its event's payload, and the live signing
+/// secrets of each destination it claimed for.
+type Claims = (
+    Vec<(Claimed, Option<store::deliveries::Payload>)>,
+    HashMap<String, Vec<destinations::DestinationSecret>>,
+);
+
 /// What one cycle reports.
 struct ReportBatch {
     reports: Vec<Report>,
@@ -91,6 +98,10 @@ struct ClaimPlan {
 pub struct Job {
     claimed: Claimed,
     target: Rc<Target>,
+    /// Read in the claim's own write: the attempt needs no read of its own. `None`: the event
+    /// is gone.
+    payload: Option<store::deliveries::Payload>,
+    secrets: Rc<Vec<destinations::DestinationSecret>>,
 }
 
 /// An attempt's outcome, to report.
@@ -155,9 +166,14 @@ impl Dispatcher {
     }
 
     /// Count the claimed deliveries in flight (taking a probe where the circuit asks for one).
-    fn start(&mut self, claims: Vec<Claimed>, plan: &ClaimPlan) -> Vec<Job> {
+    fn start(&mut self, claims: Claims, plan: &ClaimPlan) -> Vec<Job> {
+        let (claims, secrets) = claims;
+        let secrets: HashMap<String, Rc<Vec<destinations::DestinationSecret>>> = secrets
+            .into_iter()
+            .map(|(id, live)| (id, Rc::new(live)))
+            .collect();
         let mut jobs = Vec::new();
-        for claimed in claims {
+        for (claimed, payload) in claims {
             let Some(target) = plan.targets.get(&claimed.destination_id) else {
                 continue;
             };
@@ -172,8 +188,13 @@ impl Dispatcher {
                 .or_default() += 1;
             self.total_in_flight += 1;
             jobs.push(Job {
+                secrets: secrets
+                    .get(&claimed.destination_id)
+                    .cloned()
+                    .unwrap_or_default(),
                 claimed,
                 target: Rc::clone(target),
+                payload,
             });
         }
         jobs
@@ -213,10 +234,19 @@ impl Dispatcher {
                     destinations::save_circuit(c, id, &stored, *disabled, secs)?;
                 }
                 let mut all = Vec::new();
+                let mut secrets = HashMap::new();
                 for (id, n) in &wanted {
-                    all.extend(store::deliveries::claim(c, id, now, leases[id], *n as u32)?);
+                    let claimed = store::deliveries::claim(c, id, now, leases[id], *n as u32)?;
+                    if !claimed.is_empty() {
+                        let live = destinations::live_secrets(c, id, now.div_euclid(1000))?;
+                        secrets.insert(id.clone(), live);
+                    }
+                    for d in claimed {
+                        let payload = store::deliveries::payload(c, &d.event_id)?;
+                        all.push((d, payload));
+                    }
                 }
-                Ok::<_, store::StoreError>(all)
+                Ok::<_, store::StoreError>((all, secrets))
             })
             .await?;
         for (destination, outcome, elapsed) in counted {
@@ -308,10 +338,19 @@ fn outcome(step: &Step) -> DeliveryOutcome {
 
 /// Make one attempt of `job` and decide what comes next.
 pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
-    let Job { claimed, target } = job;
+    let Job {
+        claimed,
+        target,
+        payload,
+        secrets,
+    } = job;
     let attempt_no = claimed.attempts as u32 + 1;
     let started = state.now_ms();
-    let sent = match send(state, outbound, &claimed, &target, attempt_no).await {
+    let sent = match send(
+        state, outbound, &claimed, &target, payload, &secrets, attempt_no,
+    )
+    .await
+    {
         Sent::Attempted(sent) => sent,
         Sent::Skipped {
             status,
@@ -398,44 +437,24 @@ enum Sent {
 }
 
 /// The request of one attempt: the event's raw body, signed with every live secret.
+#[allow(clippy::too_many_arguments)]
 async fn send(
     state: &AppState,
     outbound: &Outbound,
     claimed: &Claimed,
     target: &Target,
+    payload: Option<store::deliveries::Payload>,
+    secrets: &[destinations::DestinationSecret],
     attempt_no: u32,
 ) -> Sent {
-    let (event_id, destination_id, now) = (
-        claimed.event_id.clone(),
-        claimed.destination_id.clone(),
-        state.now(),
-    );
-    let loaded = state
-        .store
-        .read(move |c| {
-            let payload = store::deliveries::payload(c, &event_id)?;
-            let secrets = destinations::live_secrets(c, &destination_id, now)?;
-            Ok::<_, store::StoreError>((payload, secrets))
-        })
-        .await;
-    let (payload, secrets) = match loaded {
-        Ok((Some(payload), secrets)) => (payload, secrets),
-        // Retention deleted the event: there is nothing left to send.
-        Ok((None, _)) => {
-            return Sent::Skipped {
-                status: "cancelled",
-                error: "event_expired",
-                retry_in: Duration::ZERO,
-            };
-        }
-        // The store could not be read: not the destination's fault, try again shortly.
-        Err(_) => {
-            return Sent::Skipped {
-                status: "pending",
-                error: "storage_unavailable",
-                retry_in: Duration::from_secs(5),
-            };
-        }
+    let now = state.now();
+    // Retention deleted the event: there is nothing left to send.
+    let Some(payload) = payload else {
+        return Sent::Skipped {
+            status: "cancelled",
+            error: "event_expired",
+            retry_in: Duration::ZERO,
+        };
     };
     let Some(url) = target.url.as_ref() else {
         // The stored URL no longer passes vetting (the allow-list changed): a failed attempt.
@@ -448,7 +467,7 @@ async fn send(
         });
     };
     let mut signatures = Vec::new();
-    for s in &secrets {
+    for s in secrets {
         let opened = state
             .crypto
             .open(&destinations::seal_context(&s.id), &s.sealed)
