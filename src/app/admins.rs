@@ -161,3 +161,8 @@ pub async fn setup_token_valid(state: &AppState, token: &str) -> AppResult<bool>
         .read(move |c| sessions::setup_token_valid(c, &hash, now))
         .await?)
 }
+
+/// How an admin is named in the audit log.
+pub fn actor(admin: &store::admins::Admin) -> String {
+    format!("admin:{}", admin.email)
+}

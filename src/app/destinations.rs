@@ -25,9 +25,6 @@ use std::{
     time::Duration,
 };
 
-/// Bytes of a generated signing secret.
-const SECRET_BYTES: usize = 32;
-
 /// Where one destination's events come from.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -249,14 +246,7 @@ pub async fn create(state: &AppState, actor: &str, body: Value) -> AppResult<Cre
         created_at: now,
         updated_at: now,
     };
-    let secret = format!(
-        "whsec_{}",
-        crate::domain::encoding::b64(&state.crypto.random_bytes::<SECRET_BYTES>())
-    );
-    let secret_id = store::new_id("dsec");
-    let sealed = state
-        .crypto
-        .seal(&destinations::seal_context(&secret_id), secret.as_bytes());
+    let (secret, secret_id, sealed) = new_secret(state);
     let (stored, actor) = (row.clone(), actor.to_string());
     state
         .store
@@ -363,11 +353,9 @@ pub async fn update(state: &AppState, actor: &str, id: &str, body: Value) -> App
         .ok_or(Error::NotFound(Missing::Destination))
 }
 
+/// A fresh signing secret (`whsec_` + 32 random bytes), its id, and it sealed under that id.
 fn new_secret(state: &AppState) -> (String, String, Vec<u8>) {
-    let secret = format!(
-        "whsec_{}",
-        crate::domain::encoding::b64(&state.crypto.random_bytes::<SECRET_BYTES>())
-    );
+    let secret = crate::domain::WebhookSecret::from_bytes(state.crypto.random_bytes()).expose();
     let secret_id = store::new_id("dsec");
     let sealed = state
         .crypto

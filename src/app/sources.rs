@@ -6,7 +6,6 @@ use crate::{
     config::{Rate, format_duration, parse_rate},
     domain::{
         Violation,
-        encoding::b64,
         source::{HmacOptions, Kind},
         text,
     },
@@ -18,8 +17,6 @@ use crate::{
 };
 use serde_json::{Value, json};
 
-/// Bytes of a secret hookgate generates (kind `standard_webhooks` without one given).
-const GENERATED_SECRET_BYTES: usize = 32;
 /// Longest secret or verify token accepted.
 const MAX_SECRET_LEN: usize = 512;
 
@@ -84,10 +81,7 @@ fn given_secret(field: &str, raw: &str, v: &mut Vec<Violation>) -> Option<String
 }
 
 fn generated_secret(state: &AppState) -> String {
-    format!(
-        "whsec_{}",
-        b64(&state.crypto.random_bytes::<GENERATED_SECRET_BYTES>())
-    )
+    crate::domain::WebhookSecret::from_bytes(state.crypto.random_bytes()).expose()
 }
 
 /// Check a `standard_webhooks` secret: `whsec_` + base64 of 24–64 bytes.

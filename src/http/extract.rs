@@ -21,7 +21,7 @@ pub struct AuthAdmin(pub store::admins::Admin);
 impl AuthAdmin {
     /// The audit actor string for this admin.
     pub fn actor(&self) -> String {
-        format!("admin:{}", self.0.email)
+        app::admins::actor(&self.0)
     }
 }
 

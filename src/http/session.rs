@@ -209,6 +209,13 @@ pub struct AdminSession {
     pub admin: store::admins::Admin,
 }
 
+impl AdminSession {
+    /// The audit actor string for this admin.
+    pub fn actor(&self) -> String {
+        crate::app::admins::actor(&self.admin)
+    }
+}
+
 /// A browser signed in as a merchant.
 pub struct MerchantSession {
     pub browser: BrowserSession,

@@ -126,10 +126,6 @@ fn list_field(raw: &str) -> Value {
     }
 }
 
-fn actor(s: &AdminSession) -> String {
-    format!("admin:{}", s.admin.email)
-}
-
 pub(super) async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -142,7 +138,7 @@ pub(super) async fn create(
         "name": f.name.trim(), "url": f.url.trim(),
         "sources": list_field(&f.sources), "topics": list_field(&f.topics),
     });
-    match app::destinations::create(&state, &actor(&s), body).await {
+    match app::destinations::create(&state, &s.actor(), body).await {
         Ok(created) => {
             destination_page(
                 &state,
@@ -293,7 +289,7 @@ pub(super) async fn set_enabled(
         "disable" => false,
         _ => return Err(ApiError::not_found("not_found", "No such action.").into()),
     };
-    app::destinations::update(&state, &actor(&s), &id, json!({ "enabled": enabled })).await?;
+    app::destinations::update(&state, &s.actor(), &id, json!({ "enabled": enabled })).await?;
     crate::http::ui::redirect(&format!("/admin/destinations/{id}?done={action}d"))
 }
 
@@ -412,7 +408,7 @@ pub(super) async fn retry(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    app::recovery::retry(&state, &actor(&s), &id).await?;
+    app::recovery::retry(&state, &s.actor(), &id).await?;
     back_to(&format!("/admin/deliveries/{id}"), "retried")
 }
 
@@ -449,7 +445,7 @@ pub(super) async fn replay(
     let mut body = serde_json::Map::new();
     body.insert("status".into(), json!("failed"));
     body.insert("dry_run".into(), json!(!confirmed));
-    let matched = app::recovery::replay(&state, &actor(&s), &id, &body).await?;
+    let matched = app::recovery::replay(&state, &s.actor(), &id, &body).await?;
     if confirmed {
         return back_to(&format!("/admin/destinations/{id}"), "replayed");
     }
@@ -471,7 +467,7 @@ pub(super) async fn redeliver(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    app::recovery::redeliver(&state, &actor(&s), &id).await?;
+    app::recovery::redeliver(&state, &s.actor(), &id).await?;
     back_to(&format!("/admin/events/{id}"), "redelivered")
 }
 
@@ -484,7 +480,7 @@ pub(super) async fn rotate(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    let secret = app::destinations::rotate_secret(&state, &actor(&s), &id).await?;
+    let secret = app::destinations::rotate_secret(&state, &s.actor(), &id).await?;
     let notice = "New signing secret: attempts carry both signatures until the overlap ends.";
     destination_page(&state, &s, &id, Some(secret), Some(notice.into())).await
 }
@@ -617,7 +613,7 @@ pub(super) async fn save(
         "circuit": {"failure_threshold": number_or_text(&f.failure_threshold),
                     "cooldown": f.cooldown.trim()},
     });
-    match app::destinations::update(&state, &actor(&s), &id, body).await {
+    match app::destinations::update(&state, &s.actor(), &id, body).await {
         Ok(_) => back_to(&format!("/admin/destinations/{id}"), "saved"),
         Err(e @ app::Error::Invalid(_)) => {
             let e = ApiError::from(e);

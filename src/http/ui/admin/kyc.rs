@@ -243,14 +243,9 @@ pub(super) async fn kyc_decide(
         return Err(ApiError::bad_request("invalid_action", "Unknown decision.").into());
     }
     let result = match app::kyc::Verdict::parse(&form.action, Some(&reason)) {
-        Ok(verdict) => app::kyc::decide(
-            &state,
-            &format!("admin:{}", s.admin.email),
-            &kyc_id,
-            verdict,
-        )
-        .await
-        .map(|_| ()),
+        Ok(verdict) => app::kyc::decide(&state, &s.actor(), &kyc_id, verdict)
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     };
     match result {

@@ -205,7 +205,7 @@ pub(super) async fn revoke(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    let actor = format!("admin:{}", s.admin.email);
+    let actor = s.actor();
     match app::kyc::revoke_merchant(&state, &actor, &id, Some(&form.reason)).await {
         Ok(()) => redirect(&format!("/admin/merchants/{id}?done=revoked")),
         Err(e @ (app::Error::Invalid(_) | app::Error::Refused(_))) => {

@@ -207,7 +207,7 @@ pub(super) async fn create(
         options,
         sender_rate: given(&f.sender_rate),
     };
-    match app::sources::create(&state, &actor(&s), request).await {
+    match app::sources::create(&state, &s.actor(), request).await {
         Ok(created) => match created.generated_secret {
             // Shown once, on this page only.
             Some(secret) => {
@@ -367,7 +367,7 @@ pub(super) async fn set_enabled(
         enabled: Some(enabled),
         ..Default::default()
     };
-    app::sources::update(&state, &actor(&s), &id, change).await?;
+    app::sources::update(&state, &s.actor(), &id, change).await?;
     redirect(&format!("/admin/sources/{id}?done={to}d"))
 }
 
@@ -376,11 +376,6 @@ async fn refused(state: &AppState, s: &AdminSession, id: String, e: app::Error) 
     let (errors, error) = form_error(ApiError::from(e));
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     source_page_with(state, s, id, None, None, errors, error, status).await
-}
-
-/// The audit actor of the signed-in admin.
-fn actor(s: &AdminSession) -> String {
-    format!("admin:{}", s.admin.email)
 }
 
 #[derive(Deserialize)]
@@ -407,7 +402,7 @@ pub(super) async fn settings(
         enabled: None,
         sender_rate: Some(given(&form.sender_rate)),
     };
-    match app::sources::update(&state, &actor(&s), &id, change).await {
+    match app::sources::update(&state, &s.actor(), &id, change).await {
         Ok(_) => redirect(&format!("/admin/sources/{id}?done=saved")),
         Err(e @ app::Error::Invalid(_)) => refused(&state, &s, id, e).await,
         Err(e) => Err(e.into()),
@@ -431,7 +426,7 @@ pub(super) async fn rotate(
 ) -> UiResult {
     verify_csrf(&state, &req, &form.csrf)?;
     let id = path.into_inner();
-    match app::sources::rotate_secret(&state, &actor(&s), &id, given(&form.secret)).await {
+    match app::sources::rotate_secret(&state, &s.actor(), &id, given(&form.secret)).await {
         Ok(rotated) => match rotated.generated_secret {
             Some(secret) => {
                 let notice =
