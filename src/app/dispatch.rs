@@ -39,9 +39,9 @@ pub struct Dispatcher {
     /// The destinations' generation the circuits were loaded at: a change (enabling closes
     /// the circuit) makes them reload from the store.
     generation: Option<u64>,
-    /// The destinations as last read, and when (unix ms): re-read on a change or every
-    /// `REREAD_MS`, not on every tick.
-    rows: Vec<Destination>,
+    /// The destinations as last read, their settings parsed once, and when (unix ms): re-read on
+    /// a change or every `REREAD_MS`, not on every cycle.
+    targets: Vec<Rc<Target>>,
     read_at_ms: i64,
     circuits: HashMap<String, Circuit>,
     in_flight: HashMap<String, usize>,
@@ -126,16 +126,20 @@ impl Dispatcher {
             if self.generation != Some(generation) {
                 self.circuits.clear();
             }
-            self.rows = state.store.read(destinations::list).await?;
+            let rows = state.store.read(destinations::list).await?;
+            self.targets = rows
+                .into_iter()
+                .map(|r| Rc::new(target(state, r)))
+                .collect();
             self.generation = Some(generation);
             self.read_at_ms = now;
         }
-        let rows = self.rows.clone();
         let mut plan = ClaimPlan {
             now,
             ..ClaimPlan::default()
         };
-        for row in rows.into_iter().filter(|d| d.enabled) {
+        for t in self.targets.iter().filter(|t| t.row.enabled) {
+            let row = &t.row;
             let circuit = self
                 .circuits
                 .entry(row.id.clone())
@@ -149,7 +153,6 @@ impl Dispatcher {
             let free = limit.saturating_sub(
                 self.total_in_flight + plan.wanted.iter().map(|(_, n)| *n).sum::<usize>(),
             );
-            let t = target(state, row);
             let n = match circuit.may_send(now) {
                 Permit::Send => PER_DESTINATION.saturating_sub(busy).min(free),
                 Permit::Probe if busy == 0 && free > 0 => 1,
@@ -159,7 +162,7 @@ impl Dispatcher {
                 let lease = now + (t.timeout + LEASE_MARGIN).as_millis() as i64;
                 plan.leases.insert(t.row.id.clone(), lease);
                 plan.wanted.push((t.row.id.clone(), n));
-                plan.targets.insert(t.row.id.clone(), Rc::new(t));
+                plan.targets.insert(t.row.id.clone(), Rc::clone(t));
             }
         }
         Ok(plan)
@@ -291,10 +294,15 @@ impl Dispatcher {
             }
             let disabled = matches!(step, Step::DisableDestination { .. }).then_some("gone");
             if disabled.is_some()
-                && let Some(row) = self.rows.iter_mut().find(|r| r.id == d.destination_id)
+                && let Some(t) = self
+                    .targets
+                    .iter_mut()
+                    .find(|t| t.row.id == d.destination_id)
             {
                 // Nothing more goes to it from now on, without waiting for a re-read.
-                row.enabled = false;
+                let mut off = (**t).clone();
+                off.row.enabled = false;
+                *t = Rc::new(off);
             }
             circuits.push((d.destination_id.clone(), *circuit, disabled));
         }
