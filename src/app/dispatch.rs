@@ -3,6 +3,11 @@
 //! concurrency` in all), decide with `domain::delivery`, and report outcomes through the writer.
 //! A crash between the claim and the report re-sends after the lease: at least once, with the
 //! same `webhook-id` on every attempt.
+//!
+//! Claims run ahead of sending: each destination holds up to `PREFETCH` claimed deliveries
+//! besides those in flight, so a slot that frees starts the next attempt at once instead of
+//! waiting for the writer. One write at a time reports what finished and claims the refill,
+//! while the attempts go on.
 
 use super::{
     AppResult,
@@ -24,16 +29,25 @@ use crate::{
         destinations::{self, Destination},
     },
 };
-use std::{collections::HashMap, rc::Rc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    future::Future,
+    rc::Rc,
+    time::Duration,
+};
 
 /// Attempts in flight per destination.
 pub const PER_DESTINATION: usize = 8;
+/// Claimed deliveries a destination holds ready besides those in flight.
+const PREFETCH: usize = PER_DESTINATION;
 /// How often the destinations are read again even without a change through `app`.
 const REREAD_MS: i64 = 5_000;
-/// A claim outlives the attempt's timeout by this much before another worker may take it.
+/// A claim outlives the attempts it may wait for and its own by this much before another
+/// worker may take it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
-/// What the worker keeps between ticks: each destination's circuit and attempts in flight.
+/// What the worker keeps between writes: each destination's circuit, its attempts in flight,
+/// its claimed deliveries not yet started, and what is still to be written.
 #[derive(Default)]
 pub struct Dispatcher {
     /// The destinations' generation the circuits were loaded at: a change (enabling closes
@@ -46,6 +60,17 @@ pub struct Dispatcher {
     circuits: HashMap<String, Circuit>,
     in_flight: HashMap<String, usize>,
     total_in_flight: usize,
+    /// Claimed and not yet started, per destination, oldest first.
+    queued: HashMap<String, VecDeque<Job>>,
+    total_queued: usize,
+    /// What finished or was given back since the last write.
+    unwritten: Unwritten,
+    /// The plan of the write under way: how to send what it claims.
+    claiming: Option<ClaimPlan>,
+    /// Whether more may be due than was claimed: set by the worker's tick, a new delivery, and
+    /// a claim that got all it asked for. A write that only claims waits for it, so an idle
+    /// worker does not write in a loop.
+    may_claim: bool,
 }
 
 /// A destination as the worker uses it.
@@ -69,23 +94,34 @@ fn target(state: &AppState, row: Destination) -> Target {
     }
 }
 
-/// What a cycle's write claimed: each delivery with its event's payload, and the live signing
-/// secrets of each destination it claimed for.
-type Claims = (
-    Vec<(Claimed, Option<store::deliveries::Payload>)>,
-    HashMap<String, Vec<destinations::DestinationSecret>>,
-);
-
-/// What one cycle reports.
-struct ReportBatch {
-    reports: Vec<Report>,
-    to_alert: Vec<alerts::Alert>,
-    circuits: Vec<(String, Circuit, Option<&'static str>)>,
-    counted: Vec<(String, DeliveryOutcome, Duration)>,
-    secs: i64,
+/// What a write claimed: each delivery with its event's payload, and the live signing secrets
+/// of each destination it claimed for.
+pub struct Claims {
+    claimed: Vec<(Claimed, Option<store::deliveries::Payload>)>,
+    secrets: HashMap<String, Vec<destinations::DestinationSecret>>,
 }
 
-/// What one cycle claims: per destination how many, until when, and how to send them.
+/// Outcomes not yet written.
+#[derive(Default)]
+struct Unwritten {
+    reports: Vec<Report>,
+    /// Claimed deliveries given back unsent (their circuit opened, their destination changed).
+    released: Vec<String>,
+    raised: Vec<(String, Trigger)>,
+    /// Each destination's latest circuit, and whether its answer disabled it.
+    circuits: HashMap<String, (Circuit, Option<&'static str>)>,
+}
+
+impl Unwritten {
+    fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+            && self.released.is_empty()
+            && self.raised.is_empty()
+            && self.circuits.is_empty()
+    }
+}
+
+/// What one write claims: per destination how many, until when, and how to send them.
 #[derive(Default)]
 struct ClaimPlan {
     now: i64,
@@ -102,6 +138,8 @@ pub struct Job {
     /// is gone.
     payload: Option<store::deliveries::Payload>,
     secrets: Rc<Vec<destinations::DestinationSecret>>,
+    /// When it was claimed (unix ms): the destination with the oldest waiting claim starts first.
+    claimed_at_ms: i64,
 }
 
 /// An attempt's outcome, to report.
@@ -114,30 +152,51 @@ pub struct Done {
 }
 
 impl Dispatcher {
-    /// Claim what may be sent now, within the bounds. Circuits are loaded from the stored state
-    /// the first time a destination is seen.
-    /// What may be claimed now, within the bounds. Circuits are loaded from the stored state
-    /// the first time a destination is seen.
-    async fn plan(&mut self, state: &AppState) -> AppResult<ClaimPlan> {
-        let limit = state.config.delivery_concurrency;
+    /// More may be due now (time passed, or an event queued deliveries): the next write claims.
+    pub fn nudge(&mut self) {
+        self.may_claim = true;
+    }
+
+    /// Read the destinations again when they changed through `app` or `REREAD_MS` passed. A
+    /// change forgets the circuits (they reload from the store) and gives back what was
+    /// claimed for the old settings.
+    pub async fn refresh(&mut self, state: &AppState) -> AppResult<()> {
         let generation = state.routes.generation();
         let now = state.now_ms();
-        if self.generation != Some(generation) || now - self.read_at_ms >= REREAD_MS {
-            if self.generation != Some(generation) {
-                self.circuits.clear();
-            }
-            let rows = state.store.read(destinations::list).await?;
-            self.targets = rows
-                .into_iter()
-                .map(|r| Rc::new(target(state, r)))
-                .collect();
-            self.generation = Some(generation);
-            self.read_at_ms = now;
+        if self.generation == Some(generation) && now - self.read_at_ms < REREAD_MS {
+            return Ok(());
         }
+        let rows = state.store.read(destinations::list).await?;
+        if self.generation != Some(generation) {
+            self.circuits.clear();
+            for (_, queue) in self.queued.drain() {
+                self.unwritten
+                    .released
+                    .extend(queue.into_iter().map(|j| j.claimed.id));
+            }
+            self.total_queued = 0;
+        }
+        self.targets = rows
+            .into_iter()
+            .map(|r| Rc::new(target(state, r)))
+            .collect();
+        self.generation = Some(generation);
+        self.read_at_ms = now;
+        Ok(())
+    }
+
+    /// What may be claimed now, within the bounds. Circuits are loaded from the stored state
+    /// the first time a destination is seen.
+    fn plan(&mut self, state: &AppState) -> ClaimPlan {
+        let limit = state.config.delivery_concurrency;
+        let now = state.now_ms();
         let mut plan = ClaimPlan {
             now,
             ..ClaimPlan::default()
         };
+        // Claimed but not finished, in all: twice the attempts that may be in flight, so the
+        // ready ones of every destination can start within one round of attempts.
+        let mut free = (2 * limit).saturating_sub(self.total_in_flight + self.total_queued);
         for t in self.targets.iter().filter(|t| t.row.enabled) {
             let row = &t.row;
             let circuit = self
@@ -150,143 +209,261 @@ impl Dispatcher {
                     reopen_count: row.reopen_count.max(0) as u32,
                 });
             let busy = self.in_flight.get(&row.id).copied().unwrap_or(0);
-            let free = limit.saturating_sub(
-                self.total_in_flight + plan.wanted.iter().map(|(_, n)| *n).sum::<usize>(),
-            );
+            let ready = self.queued.get(&row.id).map_or(0, VecDeque::len);
             let n = match circuit.may_send(now) {
-                Permit::Send => PER_DESTINATION.saturating_sub(busy).min(free),
-                Permit::Probe if busy == 0 && free > 0 => 1,
+                Permit::Send => (PER_DESTINATION + PREFETCH)
+                    .saturating_sub(busy + ready)
+                    .min(free),
+                Permit::Probe if busy == 0 && ready == 0 && free > 0 => 1,
                 _ => 0,
             };
             if n > 0 {
-                let lease = now + (t.timeout + LEASE_MARGIN).as_millis() as i64;
+                free -= n;
+                // A ready delivery waits for at most one round of its destination's attempts
+                // (there are no more ready than may be in flight), then makes its own.
+                let rounds = 1 + PREFETCH.div_ceil(PER_DESTINATION) as u32;
+                let lease = now + (t.timeout * rounds + LEASE_MARGIN).as_millis() as i64;
                 plan.leases.insert(t.row.id.clone(), lease);
                 plan.wanted.push((t.row.id.clone(), n));
                 plan.targets.insert(t.row.id.clone(), Rc::clone(t));
             }
         }
-        Ok(plan)
+        plan
     }
 
-    /// Count the claimed deliveries in flight (taking a probe where the circuit asks for one).
-    fn start(&mut self, claims: Claims, plan: &ClaimPlan) -> Vec<Job> {
-        let (claims, secrets) = claims;
+    /// The next write, when there is something to report or to claim: it reports what finished,
+    /// gives back what was released, and claims the refill, in one commit. Call
+    /// [`Dispatcher::written`] with its result before asking for another.
+    pub fn write(
+        &mut self,
+        state: &AppState,
+    ) -> Option<impl Future<Output = AppResult<Claims>> + 'static> {
+        debug_assert!(self.claiming.is_none(), "one write at a time");
+        if self.unwritten.is_empty() && !self.may_claim {
+            return None;
+        }
+        let plan = self.plan(state);
+        if self.unwritten.is_empty() && plan.wanted.is_empty() {
+            return None;
+        }
+        self.may_claim = false;
+        let Unwritten {
+            reports,
+            released,
+            raised,
+            circuits,
+        } = std::mem::take(&mut self.unwritten);
+        let to_alert = alerts::collect(raised);
+        let secs = plan.now.div_euclid(1000);
+        let public_url = state.config.public_url.clone();
+        let (wanted, leases, now) = (plan.wanted.clone(), plan.leases.clone(), plan.now);
+        self.claiming = Some(plan);
+        let state = state.clone();
+        Some(async move {
+            let claims = state
+                .store
+                .write(move |c| {
+                    for r in &reports {
+                        store::deliveries::report(c, r)?;
+                    }
+                    for id in &released {
+                        store::deliveries::release(c, id)?;
+                    }
+                    alerts::notify(c, &to_alert, secs, &public_url)?;
+                    for (id, (circuit, disabled)) in &circuits {
+                        let stored = destinations::CircuitRow {
+                            state: circuit.state.as_str(),
+                            until_ms: circuit.state.until_ms(),
+                            consecutive_failures: i64::from(circuit.consecutive_failures),
+                            reopen_count: i64::from(circuit.reopen_count),
+                        };
+                        destinations::save_circuit(c, id, &stored, *disabled, secs)?;
+                    }
+                    let mut claimed = Vec::new();
+                    let mut secrets = HashMap::new();
+                    for (id, n) in &wanted {
+                        let some = store::deliveries::claim(c, id, now, leases[id], *n as u32)?;
+                        if !some.is_empty() {
+                            let live = destinations::live_secrets(c, id, now.div_euclid(1000))?;
+                            secrets.insert(id.clone(), live);
+                        }
+                        for d in some {
+                            let payload = store::deliveries::payload(c, &d.event_id)?;
+                            claimed.push((d, payload));
+                        }
+                    }
+                    Ok::<_, store::StoreError>(Claims { claimed, secrets })
+                })
+                .await?;
+            Ok(claims)
+        })
+    }
+
+    /// The write under way finished: what it claimed is ready to start. When it failed, the
+    /// outcomes it carried are lost with it; their leases expire and they go again (at least
+    /// once).
+    pub fn written(&mut self, result: AppResult<Claims>) {
+        let plan = self.claiming.take().unwrap_or_default();
+        let Claims { claimed, secrets } = match result {
+            Ok(claims) => claims,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record outcomes or claim deliveries");
+                return;
+            }
+        };
+        // A destination that got all it asked for may have more due.
+        self.may_claim |= plan.wanted.iter().any(|(id, n)| {
+            claimed
+                .iter()
+                .filter(|(c, _)| &c.destination_id == id)
+                .count()
+                >= *n
+        });
         let secrets: HashMap<String, Rc<Vec<destinations::DestinationSecret>>> = secrets
             .into_iter()
             .map(|(id, live)| (id, Rc::new(live)))
             .collect();
-        let mut jobs = Vec::new();
-        for (claimed, payload) in claims {
+        for (claimed, payload) in claimed {
             let Some(target) = plan.targets.get(&claimed.destination_id) else {
                 continue;
             };
-            if let Some(circuit) = self.circuits.get_mut(&claimed.destination_id)
-                && matches!(circuit.may_send(plan.now), Permit::Probe)
-            {
-                circuit.acquire(plan.now, target.timeout + LEASE_MARGIN);
-            }
-            *self
-                .in_flight
-                .entry(claimed.destination_id.clone())
-                .or_default() += 1;
-            self.total_in_flight += 1;
-            jobs.push(Job {
+            let job = Job {
                 secrets: secrets
                     .get(&claimed.destination_id)
                     .cloned()
                     .unwrap_or_default(),
-                claimed,
                 target: Rc::clone(target),
                 payload,
-            });
+                claimed_at_ms: plan.now,
+                claimed,
+            };
+            self.queued
+                .entry(job.claimed.destination_id.clone())
+                .or_default()
+                .push_back(job);
+            self.total_queued += 1;
         }
+    }
+
+    /// The ready deliveries that may start now, oldest claim first across destinations (taking a
+    /// probe where the circuit asks for one). Those whose destination may not be sent to any
+    /// more are given back.
+    pub fn launch(&mut self, state: &AppState) -> Vec<Job> {
+        let limit = state.config.delivery_concurrency;
+        let now = state.now_ms();
+        let mut order: Vec<(i64, String)> = self
+            .queued
+            .iter()
+            .filter_map(|(id, q)| Some((q.front()?.claimed_at_ms, id.clone())))
+            .collect();
+        order.sort_unstable();
+        let mut jobs = Vec::new();
+        for (_, id) in order {
+            let enabled = self.targets.iter().any(|t| t.row.id == id && t.row.enabled);
+            let busy = self.in_flight.get(&id).copied().unwrap_or(0);
+            let room = limit.saturating_sub(self.total_in_flight + jobs.len());
+            let permit = self.circuits.get(&id).map(|c| c.may_send(now));
+            let n = match permit {
+                Some(Permit::Send) if enabled => PER_DESTINATION.saturating_sub(busy).min(room),
+                Some(Permit::Probe) if enabled => {
+                    if busy == 0 && room > 0 {
+                        if let Some(circuit) = self.circuits.get_mut(&id) {
+                            let lease = self.queued[&id][0].target.timeout + LEASE_MARGIN;
+                            circuit.acquire(now, lease);
+                        }
+                        1
+                    } else {
+                        // The probe goes when the attempts in flight are done.
+                        0
+                    }
+                }
+                // The circuit is open or the destination was disabled: give them back.
+                _ => {
+                    let queue = self.queued.remove(&id).unwrap_or_default();
+                    self.total_queued -= queue.len();
+                    self.unwritten
+                        .released
+                        .extend(queue.into_iter().map(|j| j.claimed.id));
+                    continue;
+                }
+            };
+            let Some(queue) = self.queued.get_mut(&id) else {
+                continue;
+            };
+            let n = n.min(queue.len());
+            jobs.extend(queue.drain(..n));
+            if queue.is_empty() {
+                self.queued.remove(&id);
+            }
+            self.total_queued -= n;
+            if n > 0 {
+                *self.in_flight.entry(id).or_default() += n;
+            }
+        }
+        self.total_in_flight += jobs.len();
         jobs
     }
 
-    /// Record finished attempts (the circuit in memory) and claim what may go now, both in one
-    /// write: one commit per cycle instead of two keeps the writer free for ingest.
-    pub async fn cycle(&mut self, state: &AppState, done: Vec<Done>) -> AppResult<Vec<Job>> {
-        let batch = self.account(state, done);
-        let plan = self.plan(state).await?;
-        if batch.reports.is_empty() && plan.wanted.is_empty() {
-            return Ok(Vec::new());
+    /// Give back everything claimed and not started and write it with what finished, claiming
+    /// nothing: the worker is stopping. Best effort: what this write misses goes again after
+    /// its lease.
+    pub fn stop(
+        &mut self,
+        state: &AppState,
+    ) -> Option<impl Future<Output = AppResult<Claims>> + 'static> {
+        for (_, queue) in self.queued.drain() {
+            self.unwritten
+                .released
+                .extend(queue.into_iter().map(|j| j.claimed.id));
         }
-        let ReportBatch {
-            reports,
-            to_alert,
-            circuits,
-            counted,
-            secs,
-        } = batch;
-        let public_url = state.config.public_url.clone();
-        let (wanted, leases, now) = (plan.wanted.clone(), plan.leases.clone(), plan.now);
-        let claims = state
-            .store
-            .write(move |c| {
-                for r in &reports {
-                    store::deliveries::report(c, r)?;
-                }
-                alerts::notify(c, &to_alert, secs, &public_url)?;
-                for (id, circuit, disabled) in &circuits {
-                    let stored = destinations::CircuitRow {
-                        state: circuit.state.as_str(),
-                        until_ms: circuit.state.until_ms(),
-                        consecutive_failures: i64::from(circuit.consecutive_failures),
-                        reopen_count: i64::from(circuit.reopen_count),
-                    };
-                    destinations::save_circuit(c, id, &stored, *disabled, secs)?;
-                }
-                let mut all = Vec::new();
-                let mut secrets = HashMap::new();
-                for (id, n) in &wanted {
-                    let claimed = store::deliveries::claim(c, id, now, leases[id], *n as u32)?;
-                    if !claimed.is_empty() {
-                        let live = destinations::live_secrets(c, id, now.div_euclid(1000))?;
-                        secrets.insert(id.clone(), live);
-                    }
-                    for d in claimed {
-                        let payload = store::deliveries::payload(c, &d.event_id)?;
-                        all.push((d, payload));
-                    }
-                }
-                Ok::<_, store::StoreError>((all, secrets))
-            })
-            .await?;
-        for (destination, outcome, elapsed) in counted {
-            state
-                .metrics
-                .deliveries
-                .record(&destination, outcome, elapsed);
-        }
-        Ok(self.start(claims, &plan))
+        self.total_queued = 0;
+        self.targets.clear();
+        self.claiming = None;
+        self.write(state)
     }
 
-    /// Update the in-flight counts and circuits for finished attempts; what to write.
-    fn account(&mut self, state: &AppState, done: Vec<Done>) -> ReportBatch {
+    /// Update the in-flight counts and circuits for finished attempts, to be written by the
+    /// next write.
+    pub fn finish(&mut self, state: &AppState, done: Vec<Done>) {
+        if done.is_empty() {
+            return;
+        }
         let now = state.now_ms();
-        let mut circuits = Vec::new();
-        let mut raised = Vec::new();
         for d in &done {
             if let Some(n) = self.in_flight.get_mut(&d.destination_id) {
                 *n = n.saturating_sub(1);
             }
             self.total_in_flight = self.total_in_flight.saturating_sub(1);
             if let Some(trigger) = d.step.as_ref().and_then(alerts::raised_by) {
-                raised.push((d.destination_id.clone(), trigger));
+                self.unwritten
+                    .raised
+                    .push((d.destination_id.clone(), trigger));
+            }
+            // Only attempts that were made are counted (nothing was sent for a skipped one).
+            if let Some(step) = &d.step {
+                state
+                    .metrics
+                    .deliveries
+                    .record(&d.destination_id, outcome(step), d.duration());
             }
             let Some(circuit) = self.circuits.get_mut(&d.destination_id) else {
                 continue;
             };
             let Some(step) = &d.step else {
                 circuit.on_neutral(now);
-                circuits.push((d.destination_id.clone(), *circuit, None));
+                let entry = self
+                    .unwritten
+                    .circuits
+                    .entry(d.destination_id.clone())
+                    .or_insert((*circuit, None));
+                entry.0 = *circuit;
                 continue;
             };
             let opened = circuit.record(step.health(), now, &d.settings);
             if opened {
                 tracing::warn!(destination = %d.destination_id, "circuit opened");
                 if let Some(until_ms) = circuit.state.until_ms() {
-                    raised.push((
+                    self.unwritten.raised.push((
                         d.destination_id.clone(),
                         Trigger::CircuitOpened { until_ms },
                     ));
@@ -304,26 +481,17 @@ impl Dispatcher {
                 off.row.enabled = false;
                 *t = Rc::new(off);
             }
-            circuits.push((d.destination_id.clone(), *circuit, disabled));
+            let entry = self
+                .unwritten
+                .circuits
+                .entry(d.destination_id.clone())
+                .or_insert((*circuit, None));
+            entry.0 = *circuit;
+            entry.1 = entry.1.or(disabled);
         }
-        // Only attempts that were made are counted (nothing was sent for a skipped one).
-        let counted = done
-            .iter()
-            .filter_map(|d| {
-                Some((
-                    d.destination_id.clone(),
-                    outcome(d.step.as_ref()?),
-                    d.duration(),
-                ))
-            })
-            .collect();
-        ReportBatch {
-            to_alert: alerts::collect(raised),
-            reports: done.into_iter().map(|d| d.report).collect(),
-            circuits,
-            counted,
-            secs: now.div_euclid(1000),
-        }
+        self.unwritten
+            .reports
+            .extend(done.into_iter().map(|d| d.report));
     }
 }
 
@@ -351,6 +519,7 @@ pub async fn attempt(state: &AppState, outbound: &Outbound, job: Job) -> Done {
         target,
         payload,
         secrets,
+        ..
     } = job;
     let attempt_no = claimed.attempts as u32 + 1;
     let started = state.now_ms();

@@ -129,6 +129,15 @@ pub fn report(conn: &Connection, r: &Report) -> StoreResult<()> {
     Ok(())
 }
 
+/// Give back a claimed delivery that was not sent: another claim may take it at once.
+pub fn release(conn: &Connection, delivery_id: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET lease_until_ms = NULL WHERE id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![delivery_id])?;
+    Ok(())
+}
+
 /// A delivery as listed.
 #[derive(Debug, Clone)]
 pub struct Delivery {

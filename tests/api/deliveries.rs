@@ -171,14 +171,12 @@ async fn a_gone_destination_is_disabled_and_its_deliveries_wait() {
 
     // Enabling it again clears the reason and the waiting deliveries go.
     let enabled = app
-        .client
-        .patch(app.url(&format!("/api/v1/admin/destinations/{id}")))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enabled.status(), StatusCode::OK);
+        .admin_patch(
+            &format!("/api/v1/admin/destinations/{id}"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(enabled.status, StatusCode::OK);
     eventually("both deliveries succeed", || async {
         let items = deliveries_of(&app, &id).await;
         (items.len() == 2 && items.iter().all(|i| i["status"] == "succeeded")).then_some(())
@@ -239,6 +237,53 @@ async fn consecutive_failures_open_the_circuit_and_nothing_is_sent_while_open() 
         .admin_get(&format!("/api/v1/admin/destinations/{id}"))
         .await;
     assert_eq!(shown.body["state"]["circuit"], "closed");
+}
+
+/// The worker claims more than it sends at once; when the circuit opens, what it claimed and did
+/// not send is given back, so it goes right after the cool-down and not after its lease.
+#[tokio::test]
+async fn claimed_deliveries_not_sent_when_the_circuit_opens_go_after_the_cool_down() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[500; 8]);
+    let d = destination(
+        &app,
+        json!({"name": "Flaky", "url": format!("http://127.0.0.1:{port}/"), "enabled": false,
+               "retry": {"strategy": "fixed", "max_attempts": 10, "base_delay": "1s"},
+               "circuit": {"failure_threshold": 1, "cooldown": "10s"}}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let s = app.sender("ahead@acme.example").await;
+    for n in 0..12 {
+        app.send_order(&s, &format!("w-{n}"), &order_body(None, "PENDING"))
+            .await;
+    }
+    // Enabled with all 12 waiting: one claim takes them, 8 go at once (the bound) and fail.
+    let res = app
+        .admin_patch(
+            &format!("/api/v1/admin/destinations/{id}"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    eventually("the circuit opens", || async {
+        let d = app
+            .admin_get(&format!("/api/v1/admin/destinations/{id}"))
+            .await;
+        (d.body["state"]["circuit"] == "open").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 8, "only the first 8 were sent");
+    sink.clear_answers();
+    // Past the cool-down, well inside a claim's lease (twice the 15 s timeout and more).
+    app.advance(Duration::from_secs(11));
+    eventually("all 12 succeed", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.len() == 12 && items.iter().all(|i| i["status"] == "succeeded")).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -632,14 +677,12 @@ async fn retention_keeps_events_with_pending_or_failed_deliveries_and_drops_fini
 
     // Once enabled it is delivered with its body, a month late but whole.
     let enabled = app
-        .client
-        .patch(app.url(&format!("/api/v1/admin/destinations/{paused}")))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enabled.status(), StatusCode::OK);
+        .admin_patch(
+            &format!("/api/v1/admin/destinations/{paused}"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(enabled.status, StatusCode::OK);
     let last = eventually("the kept event is delivered", || async {
         sink.received()
             .into_iter()

@@ -244,6 +244,19 @@ impl TestApp {
         self.post_as(path, &self.admin_token, body).await
     }
 
+    pub async fn admin_patch(&self, path: &str, body: Value) -> Res {
+        Res::from(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(&self.admin_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn register(&self, email: &str) -> Res {
         self.post_json(
             "/api/v1/auth/register",

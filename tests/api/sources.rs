@@ -645,14 +645,12 @@ async fn disabled_and_unknown_sources_are_unknown() {
         .await
         .assert_error(404, "unknown_source");
     let patched = app
-        .client
-        .patch(app.url(&format!("/api/v1/admin/sources/{id}")))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"enabled": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(patched.status(), StatusCode::OK);
+        .admin_patch(
+            &format!("/api/v1/admin/sources/{id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
     app.deliver("gh", &signed)
         .await
         .assert_error(404, "unknown_source");
