@@ -38,8 +38,9 @@ use std::{
 
 /// Attempts in flight per destination.
 pub const PER_DESTINATION: usize = 8;
-/// Claimed deliveries a destination holds ready besides those in flight.
-const PREFETCH: usize = PER_DESTINATION;
+/// Claimed deliveries a destination holds ready besides those in flight: enough that the writer
+/// claims in batches while the attempts go on.
+const PREFETCH: usize = 2 * PER_DESTINATION;
 /// How often the destinations are read again even without a change through `app`.
 const REREAD_MS: i64 = 5_000;
 /// A claim outlives the attempts it may wait for and its own by this much before another
@@ -194,9 +195,9 @@ impl Dispatcher {
             now,
             ..ClaimPlan::default()
         };
-        // Claimed but not finished, in all: twice the attempts that may be in flight, so the
-        // ready ones of every destination can start within one round of attempts.
-        let mut free = (2 * limit).saturating_sub(self.total_in_flight + self.total_queued);
+        // Claimed and not finished, in all: no more than may be in flight, so a ready delivery
+        // never waits for another destination's attempts, only for its own destination's.
+        let mut free = limit.saturating_sub(self.total_in_flight + self.total_queued);
         for t in self.targets.iter().filter(|t| t.row.enabled) {
             let row = &t.row;
             let circuit = self
@@ -219,8 +220,8 @@ impl Dispatcher {
             };
             if n > 0 {
                 free -= n;
-                // A ready delivery waits for at most one round of its destination's attempts
-                // (there are no more ready than may be in flight), then makes its own.
+                // A ready delivery waits for at most `PREFETCH / PER_DESTINATION` rounds of its
+                // destination's attempts, then makes its own.
                 let rounds = 1 + PREFETCH.div_ceil(PER_DESTINATION) as u32;
                 let lease = now + (t.timeout * rounds + LEASE_MARGIN).as_millis() as i64;
                 plan.leases.insert(t.row.id.clone(), lease);
