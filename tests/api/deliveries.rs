@@ -286,6 +286,42 @@ async fn claimed_deliveries_not_sent_when_the_circuit_opens_go_after_the_cool_do
     .await;
 }
 
+/// A destination that never answers costs one attempt of its `timeout`: the attempt is recorded
+/// as a timeout and the delivery is retried on schedule.
+#[tokio::test]
+async fn an_attempt_that_gets_no_answer_times_out_and_is_retried() {
+    let app = spawn().await;
+    let (sink, port) = Sink::start().await;
+    sink.answer(&[NO_ANSWER]);
+    let d = destination(
+        &app,
+        json!({"name": "Silent", "url": format!("http://127.0.0.1:{port}/"), "timeout": "1s",
+               "retry": {"strategy": "fixed", "max_attempts": 3, "base_delay": "30s"}}),
+    )
+    .await;
+    let id = d["destination_id"].as_str().unwrap().to_string();
+    let s = app.sender("silent@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(None, "PENDING"))
+        .await;
+    let waiting = eventually("the attempt times out", || async {
+        let items = deliveries_of(&app, &id).await;
+        let first = items.first()?;
+        (first["attempts"] == 1).then(|| first.clone())
+    })
+    .await;
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    assert_eq!(waiting["last_error"], "timeout", "{waiting}");
+    assert_eq!(sink.received().len(), 1);
+    // Retried after its delay, not before.
+    app.advance(Duration::from_secs(31));
+    eventually("the retry succeeds", || async {
+        let items = deliveries_of(&app, &id).await;
+        (items.first()?["status"] == "succeeded").then_some(())
+    })
+    .await;
+    assert_eq!(sink.received().len(), 2);
+}
+
 #[tokio::test]
 async fn destinations_at_refused_addresses_and_bad_settings_are_422_with_every_field() {
     let app = spawn_app().await;

@@ -14,7 +14,7 @@ use std::{future::Future, io::Write, path::PathBuf, process::Command, sync::Arc,
 mod session;
 mod sink;
 pub use session::{BrowserSession, csrf_in};
-pub use sink::{Received, Sink, deliveries_of, destination, spawn};
+pub use sink::{NO_ANSWER, Received, Sink, deliveries_of, destination, spawn};
 
 /// The hookgate binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");

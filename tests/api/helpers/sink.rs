@@ -36,6 +36,9 @@ pub struct Sink {
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
+/// An answer that never comes: the request is read and the connection held open.
+pub const NO_ANSWER: u16 = 0;
+
 impl Sink {
     pub async fn start() -> (Sink, u16) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -92,6 +95,11 @@ impl Sink {
                         headers,
                         body,
                     });
+                    if status == NO_ANSWER {
+                        // Hold the connection without a word until the client gives up on it.
+                        while matches!(stream.read(&mut chunk).await, Ok(n) if n > 0) {}
+                        return;
+                    }
                     // 429 and 503 ask for two minutes; redirects point back at the sink.
                     let extra = match status {
                         429 | 503 => "Retry-After: 120\r\n".to_string(),
@@ -108,7 +116,7 @@ impl Sink {
         (sink, port)
     }
 
-    /// Queue the statuses of the next requests, in order.
+    /// Queue the statuses of the next requests, in order ([`NO_ANSWER`]: none at all).
     pub fn answer(&self, statuses: &[u16]) {
         self.answers.lock().unwrap().extend(statuses);
     }
