@@ -143,6 +143,116 @@ async fn static_assets_are_embedded_with_etags() {
     );
 }
 
+/// The colours of one `:root { … }` block of the stylesheet (`--name: #rgb` or `#rrggbb`), as
+/// `#rrggbb`.
+fn palette(block: &str) -> std::collections::HashMap<String, String> {
+    block
+        .split(';')
+        .filter_map(|decl| {
+            let (name, value) = decl.split_once(':')?;
+            let name = name.trim().rsplit("--").next()?;
+            let hex = value.trim().strip_prefix('#')?;
+            let hex = match hex.len() {
+                3 => hex.chars().flat_map(|c| [c, c]).collect(),
+                6 => hex.to_string(),
+                _ => return None,
+            };
+            Some((name.to_string(), format!("#{hex}")))
+        })
+        .collect()
+}
+
+/// WCAG 2 contrast ratio of two `#rrggbb` colours.
+fn contrast(a: &str, b: &str) -> f64 {
+    let luminance = |hex: &str| {
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+    };
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// Text on its background, badges and alerts included, is at least 4.5:1 (WCAG AA) in the light
+/// scheme and in the dark one (`prefers-color-scheme: dark`).
+#[tokio::test]
+async fn text_colours_contrast_at_least_4_5_to_1_in_both_schemes() {
+    let app = spawn_app().await;
+    let css = app
+        .client
+        .get(app.url("/static/style.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let root = |from: usize| {
+        let start = from + css[from..].find(":root {").unwrap() + ":root {".len();
+        let end = start + css[start..].find('}').unwrap();
+        palette(&css[start..end])
+    };
+    let light = root(0);
+    let dark = root(css.find("@media (prefers-color-scheme: dark)").unwrap());
+    let pairs = [
+        ("fg", "bg"),
+        ("fg", "card"),
+        ("fg", "field"),
+        ("muted", "card"),
+        ("muted", "bg"),
+        ("accent", "card"),
+        ("on-accent", "accent"),
+        ("on-accent", "bad"),
+        ("on-accent", "button-2"),
+        ("top-fg", "top"),
+        ("badge-fg", "badge-bg"),
+        ("ok-fg", "ok-bg"),
+        ("warn-fg", "warn-bg"),
+        ("bad-fg", "bad-bg"),
+        ("code-fg", "code-bg"),
+    ];
+    for (scheme, colours) in [("light", &light), ("dark", &dark)] {
+        for (text, background) in pairs {
+            let (Some(t), Some(b)) = (colours.get(text), colours.get(background)) else {
+                panic!("--{text} or --{background} missing from the {scheme} scheme");
+            };
+            let ratio = contrast(t, b);
+            assert!(
+                ratio >= 4.5,
+                "{scheme}: --{text} {t} on --{background} {b} is {ratio:.2}:1"
+            );
+        }
+    }
+    // Every badge kind takes its colours from those pairs, none from a literal.
+    for rule in css.lines().filter(|l| l.starts_with(".badge")) {
+        assert!(!rule.contains(": #"), "a literal colour in {rule}");
+    }
+}
+
+/// Every page opens with a link that skips the navigation to the page's content.
+#[tokio::test]
+async fn pages_start_with_a_skip_link_to_the_content() {
+    let app = spawn_app().await;
+    for path in ["/login", "/signup", "/admin/login"] {
+        let page = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let html = page.text().await.unwrap();
+        let skip = html.find(r##"<a class="skip" href="#main">"##);
+        let nav = html.find("<nav");
+        assert!(
+            skip.is_some() && skip < nav,
+            "{path}: no skip link before the navigation"
+        );
+        assert!(html.contains(r#"<main id="main""#), "{path}: no target");
+    }
+}
+
 #[tokio::test]
 async fn an_idle_session_expires() {
     let app = spawn_app().await;
