@@ -164,3 +164,47 @@ async fn the_audit_log_pages_with_a_cursor() {
         .await
         .assert_error(422, "validation_failed");
 }
+
+/// A fresh installation's dashboard lists the first steps; each is ticked as it is taken, and the
+/// checklist goes away once all are done.
+#[tokio::test]
+async fn the_dashboard_checklist_ticks_each_first_step_and_then_goes_away() {
+    let app = spawn_app_with(|o| o.destination_allow = Some("127.0.0.1/32".into())).await;
+    let admin = app.admin_browser().await;
+    // (steps, steps done) of the checklist on the dashboard; None when it is not shown.
+    let checklist = || async {
+        let html = admin.page("/admin/").await;
+        let list = html.split(r#"<ol class="checklist">"#).nth(1)?;
+        let list = list.split("</ol>").next()?;
+        Some((
+            list.matches("<li").count(),
+            list.matches(r#"<li class="done">"#).count(),
+        ))
+    };
+    assert_eq!(checklist().await, Some((4, 0)));
+    assert!(
+        admin.page("/admin/").await.contains("/signup"),
+        "the sign-up link"
+    );
+
+    let created = app
+        .admin_post(
+            "/api/v1/admin/sources",
+            json!({"slug": "gh", "kind": "github", "secret": "s3cret"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(checklist().await, Some((4, 1)));
+    let created = app
+        .admin_post(
+            "/api/v1/admin/destinations",
+            json!({"name": "App", "url": "http://127.0.0.1:9/"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(checklist().await, Some((4, 2)));
+    app.verified_merchant("first@acme.example").await;
+    assert_eq!(checklist().await, Some((4, 3)));
+    app.approved_merchant("second@acme.example").await;
+    assert_eq!(checklist().await, None, "all done");
+}

@@ -29,6 +29,7 @@ struct DashboardPage {
     pending_kyc: usize,
     volume_chart: String,
     latency_chart: String,
+    checklist: Vec<app::setup::Step>,
 }
 
 pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> UiResult {
@@ -68,6 +69,7 @@ pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> Ui
     let pending = app::kyc::queue(&state, Some(KycStatus::Pending), 10_000)
         .await?
         .len();
+    let checklist = app::setup::checklist(&state).await?;
     let w = &h.window;
     page(&DashboardPage {
         chrome: chrome(&state, &s, "dashboard"),
@@ -89,5 +91,6 @@ pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> Ui
         pending_kyc: pending,
         volume_chart,
         latency_chart,
+        checklist,
     })
 }
