@@ -26,6 +26,18 @@ pub async fn audit_log(state: &AppState, page: PageRequest) -> AppResult<Page<Au
     Ok(Page::from_overfetch(items, limit, |e| e.id.to_string()))
 }
 
+/// The names of the audit entries' targets (merchants, destinations, sources), by id.
+pub async fn audit_target_names(
+    state: &AppState,
+    entries: &[AuditEntry],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let targets: Vec<String> = entries.iter().map(|e| e.target.clone()).collect();
+    Ok(state
+        .store
+        .read(move |c| audit::target_names(c, &targets))
+        .await?)
+}
+
 /// One page of the outbox, newest first, optionally to one address.
 pub async fn outbox(
     state: &AppState,

@@ -57,3 +57,37 @@ pub fn list(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// What people call each target that still exists, by its id: a merchant's business name and
+/// email, a destination's or source's name. Ids of other kinds, and gone ones, are left out.
+pub fn target_names(
+    conn: &Connection,
+    targets: &[String],
+) -> StoreResult<std::collections::HashMap<String, String>> {
+    let mut names = std::collections::HashMap::new();
+    for target in targets {
+        if names.contains_key(target) {
+            continue;
+        }
+        let sql = match target.split_once('_').map(|(kind, _)| kind) {
+            Some("mer") => {
+                "SELECT business_name || ' (' || email || ')' FROM merchants WHERE id = ?1"
+            }
+            Some("dst") => "SELECT name FROM destinations WHERE id = ?1",
+            Some("src") => "SELECT name || ' (/in/' || slug || ')' FROM sources WHERE id = ?1",
+            _ => continue,
+        };
+        let name: Option<String> = conn
+            .prepare_cached(sql)?
+            .query_row(params![target], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        if let Some(name) = name {
+            names.insert(target.clone(), name);
+        }
+    }
+    Ok(names)
+}

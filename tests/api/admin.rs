@@ -208,3 +208,86 @@ async fn the_dashboard_checklist_ticks_each_first_step_and_then_goes_away() {
     app.approved_merchant("second@acme.example").await;
     assert_eq!(checklist().await, None, "all done");
 }
+
+/// The audit page names what each entry is about and shows times as dates; the CSV download
+/// streams every entry, across pages, with spreadsheet formulas defused.
+#[tokio::test]
+async fn the_audit_log_reads_as_words_and_downloads_whole_as_csv() {
+    let app = spawn_app_with(|o| o.destination_allow = Some("127.0.0.1/32".into())).await;
+    app.approved_merchant("audited@acme.example").await;
+    let admin = app.admin_browser().await;
+    let html = admin.page("/admin/audit").await;
+    assert!(html.contains("Kyc approved"), "actions as words");
+    assert!(
+        html.contains("Acme Stores (audited@acme.example)"),
+        "the merchant's name"
+    );
+    assert!(html.contains(" UTC"), "times as dates");
+    assert!(!html.contains("{&quot;"), "no raw JSON objects");
+
+    // More entries than one page of the download (500), one with a name a spreadsheet would run.
+    for n in 0..520 {
+        let name = if n == 0 {
+            "=HYPERLINK(\"x\")".to_string()
+        } else {
+            format!("App {n}")
+        };
+        let created = app
+            .admin_post(
+                "/api/v1/admin/destinations",
+                json!({"name": name, "url": format!("http://127.0.0.1:9/{n}")}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    let html = admin.page("/admin/audit").await;
+    assert!(
+        html.contains(">App 519</a>"),
+        "the destination's name, linked"
+    );
+
+    let all = app.admin_get("/api/v1/admin/audit?limit=100").await;
+    let mut count = all.body["items"].as_array().unwrap().len();
+    let mut cursor = all.body["next_cursor"].as_str().map(str::to_string);
+    while let Some(c) = cursor {
+        let page = app
+            .admin_get(&format!("/api/v1/admin/audit?limit=100&cursor={c}"))
+            .await;
+        count += page.body["items"].as_array().unwrap().len();
+        cursor = page.body["next_cursor"].as_str().map(str::to_string);
+    }
+    assert!(count > 520, "{count}");
+    let csv = admin.get("/admin/audit.csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let text = csv.text().await.unwrap();
+    let records: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(records[0], "at,actor,action,target,details");
+    assert_eq!(
+        records.len(),
+        count + 1,
+        "every entry once, after the header"
+    );
+    assert!(records.iter().any(|r| r.contains("kyc.approved")));
+    // The formula stays inside the details JSON, so the cell starts with `{`, not `=`; none of
+    // the cells starts with a formula character unguarded.
+    for r in &records[1..] {
+        for cell in r.split(',') {
+            assert!(!cell.starts_with(['=', '+', '@']), "{r}");
+        }
+    }
+    assert!(admin.get("/admin/audit.csv").await.status().is_success());
+    let anonymous = app.browser().get("/admin/audit.csv").await;
+    assert_ne!(anonymous.status(), StatusCode::OK, "admins only");
+}

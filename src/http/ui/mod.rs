@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod charts;
+pub mod csv;
 pub mod merchant;
 
 use crate::error::{ApiError, Violation};

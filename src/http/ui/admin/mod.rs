@@ -100,6 +100,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/events", web::get().to(records::events))
         .route("/events/{event_id}", web::get().to(records::event))
         .route("/audit", web::get().to(records::audit))
+        .route("/audit.csv", web::get().to(records::audit_csv))
         .route("/outbox", web::get().to(records::outbox))
         .default_service(web::to(crate::http::not_found))
 }

@@ -8,7 +8,7 @@ use crate::{
     app::{self, paging},
     http::{
         session::AdminSession,
-        ui::{UiResult, page, query_escape, when, when_ms},
+        ui::{UiResult, csv, page, query_escape, when, when_ms},
     },
     state::AppState,
 };
@@ -177,7 +177,10 @@ struct AuditRow {
     actor: String,
     action: String,
     target: String,
-    details: String,
+    /// The target's name when it still exists, and its page when it has one.
+    target_name: String,
+    target_link: String,
+    details: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -194,6 +197,53 @@ pub(super) struct CursorQuery {
     to: Option<String>,
 }
 
+/// "kyc.changes_requested" as people say it: "Kyc changes requested".
+fn action_words(action: &str) -> String {
+    let words = action.replace(['.', '_'], " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The console page of a target, by the kind its id names.
+fn target_link(target: &str) -> String {
+    let page = match target.split_once('_').map(|(kind, _)| kind) {
+        Some("mer") => "merchants",
+        Some("dst") => "destinations",
+        Some("src") => "sources",
+        Some("evt") => "events",
+        Some("dlv") => "deliveries",
+        Some("kyc") => "kyc",
+        _ => return String::new(),
+    };
+    format!("/admin/{page}/{target}")
+}
+
+/// An entry's details as label and value, unix times shown as dates.
+fn detail_pairs(details: &serde_json::Value) -> Vec<(String, String)> {
+    let serde_json::Value::Object(map) = details else {
+        return match details {
+            serde_json::Value::Null => Vec::new(),
+            other => vec![(String::new(), other.to_string())],
+        };
+    };
+    map.iter()
+        .map(|(key, value)| {
+            let is_time = key.ends_with("_at") || key.contains("until") || key.contains("expires");
+            let shown = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) if is_time => {
+                    n.as_i64().map(when).unwrap_or_else(|| n.to_string())
+                }
+                other => other.to_string(),
+            };
+            (key.replace('_', " "), shown)
+        })
+        .collect()
+}
+
 pub(super) async fn audit(
     state: web::Data<AppState>,
     s: AdminSession,
@@ -201,6 +251,7 @@ pub(super) async fn audit(
 ) -> UiResult {
     let entries =
         app::records::audit_log(&state, paging::request(Some(100), q.cursor.as_deref())?).await?;
+    let names = app::records::audit_target_names(&state, &entries.items).await?;
     page(&AuditPage {
         chrome: chrome(&state, &s, "audit"),
         items: entries
@@ -208,14 +259,51 @@ pub(super) async fn audit(
             .into_iter()
             .map(|a| AuditRow {
                 at: when(a.at),
-                actor: a.actor,
-                action: a.action,
+                actor: a
+                    .actor
+                    .strip_prefix("admin:")
+                    .unwrap_or(&a.actor)
+                    .to_string(),
+                action: action_words(&a.action),
+                target_name: names.get(&a.target).cloned().unwrap_or_default(),
+                target_link: target_link(&a.target),
                 target: a.target,
-                details: a.details.to_string(),
+                details: detail_pairs(&a.details),
             })
             .collect(),
         next_cursor: entries.next_cursor,
     })
+}
+
+/// The whole audit log as CSV, newest first, streamed a page at a time.
+pub(super) async fn audit_csv(state: web::Data<AppState>, _s: AdminSession) -> UiResult {
+    Ok(csv::download(
+        "hookgate-audit.csv",
+        &["at", "actor", "action", "target", "details"],
+        move |cursor| {
+            let state = state.clone();
+            async move {
+                let entries =
+                    app::records::audit_log(&state, paging::request(Some(500), cursor.as_deref())?)
+                        .await?;
+                let mut rows = String::new();
+                for a in &entries.items {
+                    let details = a.details.to_string();
+                    csv::record(
+                        &mut rows,
+                        [
+                            crate::clock::rfc3339(a.at).as_str(),
+                            &a.actor,
+                            &a.action,
+                            &a.target,
+                            &details,
+                        ],
+                    );
+                }
+                Ok((rows, entries.next_cursor))
+            }
+        },
+    ))
 }
 
 struct MailRow {
