@@ -25,7 +25,7 @@ fn skip() -> bool {
 
 /// Where to save a screenshot; only with HOOKGATE_SCREENSHOTS=1, so a plain test run does not
 /// rewrite the committed images.
-fn shot(name: &str) -> Option<PathBuf> {
+pub fn shot(name: &str) -> Option<PathBuf> {
     std::env::var("HOOKGATE_SCREENSHOTS")
         .is_ok_and(|v| v == "1")
         .then(|| {
@@ -184,7 +184,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     admin.click("#approve").await;
     wait_for_text(&admin, "#kyc-status", "approved").await;
     admin.goto(&format!("{base}/admin/audit")).await;
-    wait_for_text(&admin, "table", "kyc.approved").await;
+    wait_for_text(&admin, "table", "Kyc approved").await;
 
     // The merchant reveals and copies the secret.
     shop.goto(&format!("{base}/")).await;

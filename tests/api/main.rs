@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod browser;
+mod browser_phone;
 mod cli;
 mod deliveries;
 mod delivery_health;
