@@ -291,3 +291,43 @@ async fn the_audit_log_reads_as_words_and_downloads_whole_as_csv() {
     let anonymous = app.browser().get("/admin/audit.csv").await;
     assert_ne!(anonymous.status(), StatusCode::OK, "admins only");
 }
+
+/// The sum of a chart series' values, read from the bars' titles ("<label> <series>: <n>").
+fn series_total(html: &str, series: &str) -> u64 {
+    html.split("<title>")
+        .filter_map(|t| t.split("</title>").next())
+        .filter_map(|t| t.split_once(&format!(" {series}: ")))
+        .map(|(_, n)| n.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// The dashboard's charts cover 24 hours, 7 days or 30 days, in bars of an hour, six hours or a
+/// day.
+#[tokio::test]
+async fn the_dashboard_charts_span_a_day_a_week_or_a_month() {
+    let app = spawn_app().await;
+    let s = app.sender("charts@acme.example").await;
+    app.send_order(&s, "w-1", &order_body(Some("a"), "PENDING"))
+        .await;
+    app.send_order(&s, "w-2", &order_body(Some("b"), "PENDING"))
+        .await;
+    app.advance(days(3));
+    app.send_order(&s, "w-3", &order_body(Some("c"), "PENDING"))
+        .await;
+    let admin = app.admin_browser().await;
+    let day = admin.page("/admin/").await;
+    assert!(day.contains("Webhooks per hour"));
+    assert_eq!(series_total(&day, "accepted"), 1, "the last 24 hours");
+    let week = admin.page("/admin/?range=7d").await;
+    assert!(week.contains("Webhooks per 6 hours"));
+    assert!(week.contains(r#"href="/admin/?range=7d" aria-current="true""#));
+    assert_eq!(series_total(&week, "accepted"), 3, "the last 7 days");
+    let month = admin.page("/admin/?range=30d").await;
+    assert!(month.contains("Webhooks per day"));
+    assert_eq!(series_total(&month, "accepted"), 3);
+    // An unknown span falls back to 24 hours.
+    assert_eq!(
+        series_total(&admin.page("/admin/?range=1y").await, "accepted"),
+        1
+    );
+}

@@ -13,6 +13,7 @@ use crate::{
 };
 use actix_web::web;
 use askama::Template;
+use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -27,24 +28,72 @@ struct DashboardPage {
     duplicates: u64,
     rate_limited: u64,
     pending_kyc: usize,
+    range: &'static str,
+    per: &'static str,
     volume_chart: String,
     latency_chart: String,
     checklist: Vec<app::setup::Step>,
 }
 
-pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> UiResult {
-    let (h, hours) = app::health::last_day(&state).await?;
-    let labels: Vec<String> = hours
-        .iter()
-        .map(|(t, _)| clock::rfc3339(*t)[11..13].to_string() + "h")
+/// The span the charts cover: its query value, its hours, and the hours per bar.
+const RANGES: [(&str, i64, i64); 3] = [("24h", 24, 1), ("7d", 168, 6), ("30d", 720, 24)];
+
+#[derive(Deserialize)]
+pub(super) struct DashboardQuery {
+    range: Option<String>,
+}
+
+pub(super) async fn dashboard(
+    state: web::Data<AppState>,
+    s: AdminSession,
+    q: web::Query<DashboardQuery>,
+) -> UiResult {
+    let (h, day) = app::health::last_day(&state).await?;
+    let range = q.range.as_deref().unwrap_or("24h");
+    let (range, hours, per_bar) = RANGES
+        .into_iter()
+        .find(|(name, _, _)| *name == range)
+        .unwrap_or(RANGES[0]);
+    let hours = if hours == 24 {
+        day
+    } else {
+        app::health::stats(&state, hours).await?
+    };
+    // Each bar merges `per_bar` hours; it is labelled by its first hour (UTC).
+    let bars: Vec<(i64, Bucket)> = hours
+        .chunks(per_bar as usize)
+        .map(|chunk| {
+            let mut merged = Bucket::default();
+            for (_, b) in chunk {
+                merged.merge(b);
+            }
+            (chunk[0].0, merged)
+        })
         .collect();
+    let labels: Vec<String> = bars
+        .iter()
+        .map(|(t, _)| {
+            let at = clock::rfc3339(*t);
+            match per_bar {
+                1 => at[11..13].to_string() + "h",
+                24 => at[5..10].to_string(),
+                _ => format!("{} {}h", &at[8..10], &at[11..13]),
+            }
+        })
+        .collect();
+    let hours = bars;
     let get =
         |f: &dyn Fn(&Bucket) -> u64| -> Vec<u64> { hours.iter().map(|(_, b)| f(b)).collect() };
     let accepted = get(&|b| b.created + b.updated);
     let rejected = get(&|b| b.rejected.values().sum());
     let duplicates = get(&|b| b.duplicates);
+    let per: &'static str = match per_bar {
+        1 => "per hour",
+        24 => "per day",
+        _ => "per 6 hours",
+    };
     let volume_chart = charts::stacked_bars(
-        "Webhooks per hour",
+        &format!("Webhooks {per}"),
         &labels,
         &[
             charts::Series {
@@ -65,7 +114,13 @@ pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> Ui
         ],
     );
     let p95: Vec<Option<f64>> = hours.iter().map(|(_, b)| b.quantile_ms(0.95)).collect();
-    let latency_chart = charts::line("p95 response time", &labels, &p95, "#1565c0", " ms");
+    let latency_chart = charts::line(
+        &format!("p95 response time {per}"),
+        &labels,
+        &p95,
+        "#1565c0",
+        " ms",
+    );
     let pending = app::kyc::queue(&state, Some(KycStatus::Pending), 10_000)
         .await?
         .len();
@@ -89,6 +144,8 @@ pub(super) async fn dashboard(state: web::Data<AppState>, s: AdminSession) -> Ui
         duplicates: w.duplicates,
         rate_limited: w.rate_limited,
         pending_kyc: pending,
+        range,
+        per,
         volume_chart,
         latency_chart,
         checklist,
