@@ -140,7 +140,6 @@ async fn every_console_page_is_usable_at_a_phones_width() {
         for p in problems(&shop, &app.url(path)).await {
             found.push(format!("merchant {path}: {p}"));
         }
-        shop.screenshot(shot("merchant-dashboard-phone")).await;
     }
     b.quit().await;
     shop.quit().await;
