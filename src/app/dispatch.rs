@@ -126,6 +126,8 @@ impl Unwritten {
 #[derive(Default)]
 struct ClaimPlan {
     now: i64,
+    /// The destinations' generation the plan was made at.
+    generation: Option<u64>,
     wanted: Vec<(String, usize)>,
     leases: HashMap<String, i64>,
     targets: HashMap<String, Rc<Target>>,
@@ -193,6 +195,7 @@ impl Dispatcher {
         let now = state.now_ms();
         let mut plan = ClaimPlan {
             now,
+            generation: self.generation,
             ..ClaimPlan::default()
         };
         // Claimed and not finished, in all: no more than may be in flight, so a ready delivery
@@ -312,6 +315,15 @@ impl Dispatcher {
                 return;
             }
         };
+        if plan.generation != self.generation {
+            // A destination changed while the write ran: what it claimed goes with the new
+            // settings, claimed again.
+            self.may_claim = true;
+            self.unwritten
+                .released
+                .extend(claimed.into_iter().map(|(c, _)| c.id));
+            return;
+        }
         // A destination that got all it asked for may have more due.
         self.may_claim |= plan.wanted.iter().any(|(id, n)| {
             claimed
