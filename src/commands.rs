@@ -5,15 +5,16 @@ use crate::{
     cli::{AdminCommand, Cli, Command},
     clock::{Clock, SystemClock},
     config::Config,
-    data_dir,
+    crypto::Crypto,
+    data_dir::{self, DataPaths},
     domain::{WebhookSecret, signature},
     startup::Application,
     state::AppState,
-    store::SCHEMA_VERSION,
+    store::{SCHEMA_VERSION, Store},
     telemetry,
 };
 use std::{
-    io::{Read, Write},
+    io::{IsTerminal, Read, Write},
     path::Path,
     process::ExitCode,
     sync::Arc,
@@ -93,6 +94,8 @@ fn serve(config: Config) -> ExitCode {
 }
 
 fn read_password(password_stdin: bool) -> Result<String, String> {
+    const NO_TERMINAL: &str =
+        "no terminal to prompt for the password; pipe it in with --password-stdin";
     if password_stdin {
         let mut buf = String::new();
         std::io::stdin()
@@ -100,24 +103,29 @@ fn read_password(password_stdin: bool) -> Result<String, String> {
             .map_err(|e| format!("reading stdin: {e}"))?;
         return Ok(buf.trim_end_matches(['\r', '\n']).to_string());
     }
-    let first = rpassword::prompt_password("Password: ").map_err(|e| format!("prompt: {e}"))?;
-    let again = rpassword::prompt_password("Again: ").map_err(|e| format!("prompt: {e}"))?;
+    // Without a terminal on stdin the prompt would fail, or wait on a terminal nobody watches.
+    if !std::io::stdin().is_terminal() {
+        return Err(NO_TERMINAL.into());
+    }
+    let prompt =
+        |text| rpassword::prompt_password(text).map_err(|e| format!("{NO_TERMINAL} ({e})"));
+    let first = prompt("Password: ")?;
+    let again = prompt("Again: ")?;
     if first != again {
         return Err("the passwords differ".into());
     }
     Ok(first)
 }
 
-/// The application state over the installation in the data dir, for commands that run a use
-/// case without serving.
+/// The application state over the existing installation in the data dir, for commands that run
+/// a use case without serving; creates nothing when there is none.
 fn open_state(config: &Config) -> Result<AppState, String> {
-    let (store, crypto) = data_dir::open(config).map_err(|e| e.to_string())?;
-    Ok(AppState::new(
-        config.clone(),
-        store,
-        crypto,
-        Arc::new(SystemClock),
-    ))
+    let (store, crypto) = data_dir::open_existing(config).map_err(|e| e.to_string())?;
+    Ok(state_over(config, store, crypto))
+}
+
+fn state_over(config: &Config, store: Store, crypto: Arc<Crypto>) -> AppState {
+    AppState::new(config.clone(), store, crypto, Arc::new(SystemClock))
 }
 
 fn admin_create(config: &Config, email: &str, password_stdin: bool) -> ExitCode {
@@ -125,12 +133,22 @@ fn admin_create(config: &Config, email: &str, password_stdin: bool) -> ExitCode 
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let state = match open_state(config) {
-        Ok(s) => s,
+    // The first admin may come before the first `serve`, so this command may start an
+    // installation; it says so, since a mistyped data dir would start one too.
+    let fresh = !DataPaths::new(config).database.exists();
+    let state = match data_dir::open(config) {
+        Ok((store, crypto)) => state_over(config, store, crypto),
         Err(e) => return fail(e),
     };
     match runtime().block_on(app::admins::create(&state, email, &password, Creation::Cli)) {
         Ok(_) => {
+            if fresh {
+                eprintln!(
+                    "started a new installation in {} (database and master key); run every \
+                     command, serve too, with this data dir",
+                    config.data_dir.display()
+                );
+            }
             eprintln!(
                 "admin created; sign in at /admin/ or mint an API token with `hookgate admin token`"
             );

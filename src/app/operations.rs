@@ -3,22 +3,21 @@
 use crate::{
     config::Config,
     crypto::Crypto,
-    data_dir::DataPaths,
+    data_dir::{self, DataPaths},
     store::{maintenance, secrets::seal_context},
 };
 use std::path::Path;
 
 /// Every problem `check` finds, one line each.
 pub fn check_problems(config: &Config) -> Vec<String> {
-    let paths = DataPaths::new(config);
     let mut problems = Vec::new();
-    if !paths.dir.is_dir() {
-        problems.push(format!(
-            "data dir {} does not exist (start `hookgate serve` once to create it)",
-            paths.dir.display()
-        ));
-        return problems;
-    }
+    let paths = match data_dir::require_data(config) {
+        Ok(paths) => paths,
+        Err(e) => {
+            problems.push(e.0);
+            return problems;
+        }
+    };
     let key = std::fs::read(&paths.master_key);
     match &key {
         Err(e) => problems.push(format!("master key {}: {e}", paths.master_key.display())),
@@ -82,7 +81,7 @@ fn key_mode_problem(_: &DataPaths) -> Option<String> {
 /// customer data, so it is created readable by its owner only (0600). What a killed earlier
 /// run left behind (`out.partial`, `out.partial-journal`) is removed first.
 pub fn backup(config: &Config, out: &Path) -> Result<(), String> {
-    let db = DataPaths::new(config).database;
+    let db = data_dir::require_data(config).map_err(|e| e.0)?.database;
     if !db.is_file() {
         return Err(format!("database {} does not exist", db.display()));
     }

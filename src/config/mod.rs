@@ -16,6 +16,8 @@ use std::{fmt, net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Where `data_dir` came from, so that "no data here" can say where it looked and why.
+    pub data_dir_from: DataDirFrom,
     pub bind: SocketAddr,
     pub public_url: String,
     pub secret_ttl: Duration,
@@ -38,6 +40,32 @@ pub struct Config {
     pub destination_allow: Vec<IpNet>,
     /// Delivery attempts in flight at once (`--delivery-concurrency`).
     pub delivery_concurrency: usize,
+}
+
+/// The origin of the data dir setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDirFrom {
+    /// `--data-dir` on the command line.
+    Flag,
+    /// The `HOOKGATE_DATA_DIR` environment variable.
+    Env,
+    /// `data_dir` in this `--config` file.
+    File(PathBuf),
+    /// Nothing was given: the platform's data dir for "hookgate".
+    Default,
+}
+
+impl fmt::Display for DataDirFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataDirFrom::Flag => f.write_str("given with --data-dir"),
+            DataDirFrom::Env => f.write_str("from HOOKGATE_DATA_DIR"),
+            DataDirFrom::File(path) => write!(f, "data_dir in {}", path.display()),
+            DataDirFrom::Default => f.write_str(
+                "the default: neither --data-dir, HOOKGATE_DATA_DIR nor data_dir in a --config file is set",
+            ),
+        }
+    }
 }
 
 /// A rate such as `100/s`: `count` per `per`.
@@ -195,10 +223,22 @@ impl Config {
                 }
             },
         };
+        // clap merges the flag and the variable; the same value in the variable means it came
+        // from there (or from both, which says the same).
+        let data_dir_from = match (&opts.data_dir, &file.data_dir, &opts.config) {
+            (Some(dir), _, _)
+                if std::env::var_os("HOOKGATE_DATA_DIR").is_some_and(|v| *dir == v) =>
+            {
+                DataDirFrom::Env
+            }
+            (Some(_), _, _) => DataDirFrom::Flag,
+            (None, Some(_), Some(path)) => DataDirFrom::File(path.clone()),
+            _ => DataDirFrom::Default,
+        };
         let data_dir = match opts.data_dir.clone().or(file.data_dir.clone()) {
             Some(dir) => Some(dir),
-            None => match directories::ProjectDirs::from("", "", "hookgate") {
-                Some(dirs) => Some(dirs.data_dir().to_path_buf()),
+            None => match default_data_dir() {
+                Some(dir) => Some(dir),
                 None => {
                     errors.push(ConfigError {
                         option: "data-dir",
@@ -247,6 +287,7 @@ impl Config {
         };
         Ok(Config {
             data_dir: data_dir.ok_or_else(|| missing("data-dir"))?,
+            data_dir_from,
             bind: bind.ok_or_else(|| missing("bind"))?,
             public_url: public_url.ok_or_else(|| missing("public-url"))?,
             secret_ttl: secret_ttl.ok_or_else(|| missing("secret-ttl"))?,
@@ -284,6 +325,11 @@ impl Config {
         // The defaults are valid by construction; a failure here is a bug in this file.
         Config::resolve(&opts).expect("built-in defaults are valid")
     }
+}
+
+/// The platform's data dir for "hookgate" (`~/.local/share/hookgate` on Linux), if it has one.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "hookgate").map(|dirs| dirs.data_dir().to_path_buf())
 }
 
 /// A number of concurrent deliveries: 1 to 4096.

@@ -4,10 +4,15 @@ use crate::helpers::*;
 use std::process::{Command, Output, Stdio};
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("HOOKGATE_SECRET_TTL");
+    run_command(command, stdin)
+}
+
+/// Run `command` with `stdin` as its input, collecting what it prints.
+fn run_command(mut command: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("HOOKGATE_SECRET_TTL")
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -74,7 +79,11 @@ fn check_reports_every_problem_of_a_broken_data_dir() {
         b"",
     );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("does not exist"));
+    assert!(
+        stderr(&out).contains("no hookgate data in"),
+        "{}",
+        stderr(&out)
+    );
 
     // A data dir with a database but without its master key.
     std::fs::write(dir.path().join("hookgate.db"), b"this is not sqlite").unwrap();
@@ -374,4 +383,236 @@ fn check_refuses_a_missing_or_newer_schema() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The binary with `HOME` at `home` and no data dir setting inherited from the environment, so
+/// that the platform default is `home/.local/share/hookgate`.
+fn at_home(home: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("HOOKGATE_DATA_DIR")
+        .env_remove("HOOKGATE_CONFIG")
+        .env_remove("HOOKGATE_SECRET_TTL");
+    command
+}
+
+/// Fails, listing what is there, unless `dir` is empty.
+fn assert_empty(dir: &std::path::Path) {
+    let names = names_in(dir);
+    assert!(names.is_empty(), "{} holds {names:?}", dir.display());
+}
+
+/// A temp dir holding an installation in `data/` with one admin; returns it and the data dir.
+fn installed() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_admin(&data, "ops@acme.example");
+    (dir, data)
+}
+
+/// The names in a directory, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn commands_that_need_an_installation_refuse_a_data_dir_without_one_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("typo");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out_file = dir.path().join("copy.db");
+    let commands: [&[&str]; 4] = [
+        &["admin", "token", "--email", "ops@acme.example"],
+        &["check"],
+        &["backup", "--out", out_file.to_str().unwrap()],
+        &["backup", "--out", "-"],
+    ];
+    for data in [&absent, &empty] {
+        for args in commands {
+            let out = run(
+                &[&["--data-dir", data.to_str().unwrap()], args].concat(),
+                b"",
+            );
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!("no hookgate data in {}", data.display()))
+                    && err.contains("(given with --data-dir)")
+                    && err.contains("HOOKGATE_DATA_DIR"),
+                "{args:?}: {err}"
+            );
+            assert!(out.stdout.is_empty() || args == ["check"], "{args:?}");
+        }
+    }
+    assert!(!absent.exists(), "a data dir was created");
+    assert_empty(&empty);
+    assert_eq!(names_in(dir.path()), ["empty"]);
+}
+
+#[test]
+fn without_a_data_dir_setting_the_refusal_names_the_default_and_how_to_point_elsewhere() {
+    let home = tempfile::tempdir().unwrap();
+    let default = home.path().join(".local/share/hookgate");
+    let mut command = at_home(home.path());
+    command.args(["admin", "token", "--email", "ops@acme.example"]);
+    let out = run_command(command, b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("no hookgate data in {}", default.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("the default")
+            && err.contains("--data-dir")
+            && err.contains("HOOKGATE_DATA_DIR"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_empty(home.path());
+}
+
+#[test]
+fn a_data_dir_without_data_suggests_the_installation_that_exists() {
+    let home = tempfile::tempdir().unwrap();
+    let default = home.path().join(".local/share/hookgate");
+    // `admin create` may start an installation, and says where it did.
+    let mut command = at_home(home.path());
+    command.args([
+        "admin",
+        "create",
+        "--email",
+        "ops@acme.example",
+        "--password-stdin",
+    ]);
+    let out = run_command(command, format!("{PASSWORD}\n").as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "started a new installation in {}",
+            default.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    let typo = home.path().join("hookgate-data");
+    let config = home.path().join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", typo.to_str().unwrap()),
+    )
+    .unwrap();
+    let token = ["admin", "token", "--email", "ops@acme.example"];
+    let mut by_flag = at_home(home.path());
+    by_flag.arg("--data-dir").arg(&typo).args(token);
+    let mut by_env = at_home(home.path());
+    by_env.env("HOOKGATE_DATA_DIR", &typo).args(token);
+    let mut by_file = at_home(home.path());
+    by_file.arg("--config").arg(&config).args(token);
+    let origins = [
+        "given with --data-dir".to_string(),
+        "from HOOKGATE_DATA_DIR".to_string(),
+        format!("data_dir in {}", config.display()),
+    ];
+    for (command, origin) in [by_flag, by_env, by_file].into_iter().zip(origins) {
+        let out = run_command(command, b"");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "no hookgate data in {} ({origin})",
+                typo.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("did you mean --data-dir {}?", default.display())),
+            "{err}"
+        );
+    }
+    assert!(!typo.exists(), "a second data dir was created");
+
+    // The default, which holds the installation, works without any setting.
+    let mut command = at_home(home.path());
+    command.args(token);
+    let out = run_command(command, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn admin_create_without_a_terminal_says_to_use_password_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "admin",
+            "create",
+            "--email",
+            "ops@acme.example",
+        ],
+        b"a password typed into a pipe\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--password-stdin"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!data.exists(), "nothing is created without a password");
+}
+
+#[test]
+fn a_database_whose_master_key_is_missing_is_not_given_a_new_key() {
+    let (_dir, data) = installed();
+    let key = data.join("master.key");
+    std::fs::remove_file(&key).unwrap();
+    let data_arg = data.to_str().unwrap();
+    let token = run(
+        &[
+            "--data-dir",
+            data_arg,
+            "admin",
+            "token",
+            "--email",
+            "ops@acme.example",
+        ],
+        b"",
+    );
+    let serve = run(
+        &["--data-dir", data_arg, "--bind", "127.0.0.1:0", "serve"],
+        b"",
+    );
+    let create = run(
+        &[
+            "--data-dir",
+            data_arg,
+            "admin",
+            "create",
+            "--email",
+            "two@acme.example",
+            "--password-stdin",
+        ],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    for out in [token, serve, create] {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("master key {} does not", key.display())),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!key.exists(), "a new master key was made");
 }
