@@ -91,9 +91,12 @@ pub enum Command {
     Check,
     /// Write a consistent online copy of the database
     Backup {
-        /// Destination file
+        /// Destination file (not in the data dir, not a directory), or - for standard output
         #[arg(long)]
         out: PathBuf,
+        /// Replace the destination file if it exists
+        #[arg(long)]
+        force: bool,
     },
     /// Sign a body read from stdin; print the three Standard Webhooks headers
     Sign {

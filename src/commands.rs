@@ -15,6 +15,7 @@ use crate::{
 };
 use std::{
     io::{IsTerminal, Read, Write},
+    os::fd::AsFd,
     path::Path,
     process::ExitCode,
     sync::Arc,
@@ -42,7 +43,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }) => admin_create(&config, &email, password_stdin),
         Command::Admin(AdminCommand::Token { email }) => admin_token(&config, &email),
         Command::Check => check(&config),
-        Command::Backup { out } => backup(&config, &out),
+        Command::Backup { out, force } => backup(&config, &out, force),
         Command::Sign {
             secret,
             id,
@@ -199,16 +200,48 @@ fn check(config: &Config) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn backup(config: &Config, out: &Path) -> ExitCode {
-    match app::operations::backup(config, out) {
-        Ok(()) => {
+fn backup(config: &Config, out: &Path, force: bool) -> ExitCode {
+    if out == Path::new("-") {
+        return backup_to_stdout(config);
+    }
+    match app::backup::to_file(config, out, force) {
+        Ok(notes) => {
+            for note in &notes {
+                eprintln!("{note}");
+            }
             eprintln!(
                 "backup written to {} and verified (integrity_check ok)",
                 out.display()
             );
-            eprintln!(
-                "keep master.key from the data dir with it: secrets cannot be opened without it"
-            );
+            eprintln!("{KEEP_THE_KEY}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+const KEEP_THE_KEY: &str =
+    "keep master.key from the data dir with it: secrets cannot be opened without it";
+
+/// `backup --out -`: the verified copy streamed to stdout, like `pg_dump > file`.
+fn backup_to_stdout(config: &Config) -> ExitCode {
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        return fail(
+            "--out - writes a binary database to standard output, which is a terminal; \
+             redirect it (> copy.db, | gzip > copy.db.gz)",
+        );
+    }
+    // What stdout is, when a file: the live database must not be its destination either.
+    let target = stdout
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok());
+    match app::backup::to_writer(config, &mut stdout.lock(), target.as_ref()) {
+        Ok(bytes) => {
+            eprintln!("backup of {bytes} bytes written to standard output and verified");
+            eprintln!("{KEEP_THE_KEY}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod alerts;
+pub mod backup;
 pub mod deliveries;
 pub mod delivery_health;
 pub mod destinations;

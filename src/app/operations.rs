@@ -1,4 +1,5 @@
-//! The operator's commands that inspect or copy an installation: `check` and `backup`.
+//! `hookgate check`: what is wrong with an installation, one line per problem (`backup.rs`
+//! copies one).
 
 use crate::{
     config::Config,
@@ -6,7 +7,6 @@ use crate::{
     data_dir::{self, DataPaths},
     store::{maintenance, secrets::seal_context},
 };
-use std::path::Path;
 
 /// Every problem `check` finds, one line each.
 pub fn check_problems(config: &Config) -> Vec<String> {
@@ -74,43 +74,4 @@ fn key_mode_problem(paths: &DataPaths) -> Option<String> {
 #[cfg(not(unix))]
 fn key_mode_problem(_: &DataPaths) -> Option<String> {
     None
-}
-
-/// Copy the live database to `out` with SQLite's online backup API, then verify the copy. The
-/// copy is written next to `out` and renamed, so `out` is never a half-written file; it holds
-/// customer data, so it is created readable by its owner only (0600). What a killed earlier
-/// run left behind (`out.partial`, `out.partial-journal`) is removed first.
-pub fn backup(config: &Config, out: &Path) -> Result<(), String> {
-    let db = data_dir::require_data(config).map_err(|e| e.0)?.database;
-    if !db.is_file() {
-        return Err(format!("database {} does not exist", db.display()));
-    }
-    let tmp = out.with_extension("partial");
-    let journal = out.with_extension("partial-journal");
-    for leftover in [&tmp, &journal] {
-        match std::fs::remove_file(leftover) {
-            Ok(()) => eprintln!(
-                "removed {} left by an interrupted backup",
-                leftover.display()
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("removing {}: {e}", leftover.display())),
-        }
-    }
-    create_private_file(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
-    maintenance::backup(&db, &tmp)?;
-    std::fs::rename(&tmp, out).map_err(|e| format!("moving into place: {e}"))
-}
-
-/// Create an empty file only its owner can read; SQLite then writes into it (and gives its
-/// journal the same mode).
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path).map(drop)
 }

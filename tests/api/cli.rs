@@ -200,8 +200,8 @@ fn a_backup_cleans_up_what_a_killed_one_left_behind() {
     create_admin(&data, "ops@acme.example");
     let out = dir.path().join("copy.db");
     let leftovers = [
-        dir.path().join("copy.partial"),
-        dir.path().join("copy.partial-journal"),
+        dir.path().join(".copy.db.partial"),
+        dir.path().join(".copy.db.partial-journal"),
     ];
     for f in &leftovers {
         std::fs::write(f, b"half a database").unwrap();
@@ -615,4 +615,228 @@ fn a_database_whose_master_key_is_missing_is_not_given_a_new_key() {
         );
     }
     assert!(!key.exists(), "a new master key was made");
+}
+
+/// Runs `backup` against `data` with extra arguments.
+fn backup(data: &std::path::Path, args: &[&str]) -> Output {
+    run(
+        &[&["--data-dir", data.to_str().unwrap(), "backup"], args].concat(),
+        b"",
+    )
+}
+
+#[tokio::test]
+async fn backup_refuses_the_live_database_its_wal_shm_and_key_also_through_links() {
+    let app = spawn_app().await;
+    app.approved_merchant("live@acme.example").await;
+    let data = app.data_dir.clone();
+    let before = names_in(&data);
+    assert!(
+        before.contains(&"hookgate.db-wal".to_string())
+            && before.contains(&"hookgate.db-shm".to_string()),
+        "the server has its WAL open: {before:?}"
+    );
+    let key = std::fs::read(data.join("master.key")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link = |name: &str, to: &str| {
+        let path = elsewhere.path().join(name);
+        std::os::unix::fs::symlink(data.join(to), &path).unwrap();
+        path
+    };
+    let hard = elsewhere.path().join("hard.db");
+    std::fs::hard_link(data.join("hookgate.db"), &hard).unwrap();
+    let cases = [
+        (data.join("hookgate.db"), "is the live database;"),
+        (data.join("hookgate.db-wal"), "is the live database's WAL"),
+        (data.join("hookgate.db-shm"), "(SHM)"),
+        (data.join("master.key"), "is the master key"),
+        (data.join("../data/backup.db"), "is in the data dir"),
+        (link("db-link", "hookgate.db"), "is the live database;"),
+        (
+            link("wal-link", "hookgate.db-wal"),
+            "is the live database's WAL",
+        ),
+        (link("shm-link", "hookgate.db-shm"), "(SHM)"),
+        (hard.clone(), "is the live database;"),
+    ];
+    let dir = data.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        cases.map(|(out, expected)| {
+            let res = backup(&dir, &["--force", "--out", out.to_str().unwrap()]);
+            (out, expected, res)
+        })
+    })
+    .await
+    .unwrap();
+    for (out, expected, res) in &results {
+        assert_eq!(
+            res.status.code(),
+            Some(1),
+            "{}: {}",
+            out.display(),
+            stderr(res)
+        );
+        assert!(
+            stderr(res).contains(expected),
+            "{}: {}",
+            out.display(),
+            stderr(res)
+        );
+    }
+    // Nothing was written next to the live files, and the server goes on.
+    assert_eq!(names_in(&data), before);
+    assert_eq!(std::fs::read(data.join("master.key")).unwrap(), key);
+    app.approved_merchant("after@acme.example").await;
+    let check = tokio::task::spawn_blocking(move || {
+        run(&["--data-dir", data.to_str().unwrap(), "check"], b"")
+    })
+    .await
+    .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+#[test]
+fn backup_refuses_a_directory_and_leaves_nothing_in_it() {
+    let (dir, data) = installed();
+    let target = dir.path().join("backups");
+    std::fs::create_dir(&target).unwrap();
+    let with_slash = format!("{}/", target.display());
+    let absent = format!("{}/", dir.path().join("absent").display());
+    for out in [target.to_str().unwrap(), &with_slash, &absent] {
+        for force in [&[][..], &["--force"]] {
+            let res = backup(&data, &[force, &["--out", out]].concat());
+            assert_eq!(res.status.code(), Some(1), "{out}: {}", stderr(&res));
+            assert!(
+                stderr(&res).contains("names a directory"),
+                "{}",
+                stderr(&res)
+            );
+        }
+    }
+    assert_empty(&target);
+    assert_eq!(names_in(dir.path()), ["backups", "data"]);
+}
+
+#[test]
+fn backup_replaces_an_existing_file_only_with_force() {
+    let (dir, data) = installed();
+    let out = dir.path().join("copy.db");
+    std::fs::write(&out, b"yesterday's backup").unwrap();
+    let res = backup(&data, &["--out", out.to_str().unwrap()]);
+    assert_eq!(res.status.code(), Some(1), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("exists; pass --force"),
+        "{}",
+        stderr(&res)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"yesterday's backup");
+
+    let res = backup(&data, &["--force", "--out", out.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", stderr(&res));
+    let conn = rusqlite::Connection::open(&out).unwrap();
+    let admins: i64 = conn
+        .query_row("SELECT count(*) FROM admins", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(admins, 1);
+    assert_eq!(names_in(dir.path()), ["copy.db", "data"]);
+}
+
+#[test]
+fn a_backup_that_cannot_write_leaves_no_partial_file() {
+    let (dir, data) = installed();
+    let target = dir.path().join("backups");
+    std::fs::create_dir(&target).unwrap();
+    let out = target.join("copy.db");
+    // Writes past 16 KiB fail (EFBIG) instead of killing the process (SIGXFSZ is ignored).
+    let script = r#"trap '' XFSZ; ulimit -f 32; exec "$@""#;
+    let res = Command::new("sh")
+        .args([
+            "-c",
+            script,
+            "sh",
+            BIN,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .args(["backup", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(1), "{}", stderr(&res));
+    assert!(stderr(&res).contains("backup failed"), "{}", stderr(&res));
+    assert_empty(&target);
+}
+
+#[test]
+fn a_running_backup_is_not_mistaken_for_a_killed_one() {
+    let (dir, data) = installed();
+    let out = dir.path().join("copy.db");
+    // The copy in progress of another backup, holding its lock.
+    let partial = dir.path().join(".copy.db.partial");
+    let running = std::fs::File::create(&partial).unwrap();
+    running.lock().unwrap();
+    let res = backup(&data, &["--out", out.to_str().unwrap()]);
+    assert_eq!(res.status.code(), Some(1), "{}", stderr(&res));
+    assert!(stderr(&res).contains("another backup"), "{}", stderr(&res));
+    assert!(partial.exists() && !out.exists());
+}
+
+#[tokio::test]
+async fn backup_to_dash_streams_a_valid_copy_to_stdout() {
+    let app = spawn_app().await;
+    app.approved_merchant("stream@acme.example").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BIN);
+    command.env("TMPDIR", tmp.path()).args([
+        "--data-dir",
+        app.data_dir.to_str().unwrap(),
+        "backup",
+        "--out",
+        "-",
+    ]);
+    let out = tokio::task::spawn_blocking(move || run_command(command, b""))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.starts_with(b"SQLite format 3\0"));
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("copy.db");
+    std::fs::write(&copy, &out.stdout).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let merchants: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM merchants WHERE email = 'stream@acme.example'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(merchants, 1);
+    assert_empty(tmp.path());
+}
+
+#[test]
+fn backup_to_a_stdout_that_cannot_be_written_fails_and_leaves_no_copy() {
+    let (_dir, data) = installed();
+    let tmp = tempfile::tempdir().unwrap();
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let res = Command::new(BIN)
+        .env("TMPDIR", tmp.path())
+        .args(["--data-dir", data.to_str().unwrap(), "backup", "--out", "-"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(1), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("writing the copy"),
+        "{}",
+        stderr(&res)
+    );
+    assert_empty(tmp.path());
 }
