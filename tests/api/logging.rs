@@ -42,6 +42,17 @@ pub(crate) fn listening_port(pid: u32) -> Option<u16> {
     })
 }
 
+/// `hookgate serve` on a port of its choosing over the data dir `dir`, with no input.
+fn serve_in(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--bind", "127.0.0.1:0"])
+        .stdin(Stdio::null());
+    command
+}
+
 fn http(port: u16, request: &[u8]) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -56,14 +67,7 @@ fn the_server_keeps_answering_when_its_log_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
     let full = || Stdio::from(File::options().write(true).open("/dev/full").unwrap());
     let server = Server(
-        Command::new(BIN)
-            .args([
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-                "--bind",
-                "127.0.0.1:0",
-            ])
-            .stdin(Stdio::null())
+        serve_in(dir.path())
             .stdout(full())
             .stderr(full())
             .spawn()
@@ -99,4 +103,45 @@ fn the_server_keeps_answering_when_its_log_cannot_be_written() {
         server.0.try_wait().unwrap().is_none(),
         "the server is still running"
     );
+}
+
+#[test]
+fn log_lines_written_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server(
+        serve_in(dir.path())
+            // A terminal type that asks for colour does not matter: the pipe does.
+            .env("TERM", "xterm-256color")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut log = BufReader::new(server.0.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    // Read up to the line that says the server listens (it ends the start-up lines).
+    while !String::from_utf8_lossy(&seen).contains("hookgate listening") {
+        let before = seen.len();
+        log.read_until(b'\n', &mut seen).unwrap();
+        assert!(
+            seen.len() > before,
+            "the log ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+    // A refused webhook logs a warning with fields, which colour would decorate.
+    let port = listening_port(server.0.id()).expect("the server listens");
+    let refused = http(
+        port,
+        b"POST /api/v1/webhooks/orders/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    log.read_to_end(&mut seen).unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains(" INFO "), "{text}");
+    assert!(!seen.contains(&0x1b), "an escape byte in the log: {text:?}");
 }
