@@ -77,6 +77,10 @@ pub struct GlobalOptions {
     /// Delivery attempts in flight at once, over all destinations (at most 8 per destination)
     #[arg(long, env = "HOOKGATE_DELIVERY_CONCURRENCY", global = true)]
     pub delivery_concurrency: Option<String>,
+    /// Email shoppers about their orders (confirmation, status changes): on or off; off stops
+    /// them for every merchant, whatever the merchant's own setting
+    #[arg(long, env = "HOOKGATE_ORDER_EMAILS", global = true)]
+    pub order_emails: Option<String>,
 }
 
 /// What to do.

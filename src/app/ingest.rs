@@ -154,14 +154,17 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
             return Err(e);
         }
     };
-    // Rendered here, off the single writer thread; queued only if the order is created.
-    let confirmation = emails::order_status(
-        &order.customer_email,
-        &incoming.business_name,
-        &incoming.new_order_id,
-        order.tracking_status,
-        true,
-    );
+    // Rendered here, off the single writer thread; queued only if the order is created and
+    // the merchant has order emails on. None: the operator turned them off for everyone.
+    let confirmation = state.config.order_emails.then(|| {
+        emails::order_status(
+            &order.customer_email,
+            &incoming.business_name,
+            &incoming.new_order_id,
+            order.tracking_status,
+            true,
+        )
+    });
     let now = state.now();
     let routes = state.routes.current(state).await?;
     let may_deliver = !routes.is_empty();
@@ -182,7 +185,7 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
                 c,
                 &incoming,
                 &order,
-                &confirmation,
+                confirmation.as_ref(),
                 &status_email,
                 &route,
                 now,

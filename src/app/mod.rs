@@ -25,6 +25,7 @@ pub mod records;
 pub mod recovery;
 pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 pub mod source_ingest;
 pub mod sources;

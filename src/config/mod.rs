@@ -40,6 +40,9 @@ pub struct Config {
     pub destination_allow: Vec<IpNet>,
     /// Delivery attempts in flight at once (`--delivery-concurrency`).
     pub delivery_concurrency: usize,
+    /// Whether accepted orders may email their shoppers at all (`--order-emails`); each
+    /// merchant can also turn them off for their own orders.
+    pub order_emails: bool,
 }
 
 /// The origin of the data dir setting.
@@ -137,6 +140,7 @@ struct FileOptions {
     #[serde(default, deserialize_with = "string_or_list")]
     destination_allow: Option<String>,
     delivery_concurrency: Option<String>,
+    order_emails: Option<String>,
 }
 
 /// A TOML value that is a string or an array of strings, the latter joined with commas.
@@ -210,6 +214,7 @@ impl Config {
             "64",
             parse_concurrency
         );
+        let order_emails = pick!(order_emails, "order-emails", "on", parse_on_off);
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
             Some(raw) => match parse_smtp_url(raw.trim()) {
@@ -307,6 +312,7 @@ impl Config {
             destination_allow: destination_allow.ok_or_else(|| missing("destination-allow"))?,
             delivery_concurrency: delivery_concurrency
                 .ok_or_else(|| missing("delivery-concurrency"))?,
+            order_emails: order_emails.ok_or_else(|| missing("order-emails"))?,
         })
     }
 
@@ -339,6 +345,15 @@ fn parse_concurrency(raw: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| (1..=4096).contains(n))
         .ok_or_else(|| format!("'{raw}' must be a whole number from 1 to 4096"))
+}
+
+/// A switch: `on` or `off`.
+fn parse_on_off(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{raw}' must be on or off")),
+    }
 }
 
 fn load_file(path: &std::path::Path) -> Result<FileOptions, ConfigError> {
@@ -422,6 +437,23 @@ mod tests {
             err.message().contains("a string or an array of strings"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn order_emails_are_on_unless_switched_off_and_take_only_on_or_off() {
+        assert!(Config::for_data_dir("/tmp/x".into()).order_emails);
+        let opts = |raw: &str| GlobalOptions {
+            data_dir: Some("/tmp/x".into()),
+            order_emails: Some(raw.into()),
+            ..Default::default()
+        };
+        assert!(!Config::resolve(&opts("off")).unwrap().order_emails);
+        assert!(Config::resolve(&opts("ON")).unwrap().order_emails);
+        let errors = Config::resolve(&opts("no")).unwrap_err();
+        assert_eq!(errors[0].option, "order-emails");
+        assert!(errors[0].to_string().contains("HOOKGATE_ORDER_EMAILS"));
+        let file: FileOptions = toml::from_str(r#"order_emails = "off""#).unwrap();
+        assert_eq!(file.order_emails.as_deref(), Some("off"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/4_sources.sql"),
     include_str!("migrations/5_deliveries.sql"),
     include_str!("migrations/6_delivery_health.sql"),
+    include_str!("migrations/7_order_emails.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -16,6 +16,7 @@ pub mod orders;
 pub mod outbox;
 pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 pub mod sources;
 mod writer;

@@ -47,13 +47,15 @@ pub enum Ingested {
 /// serialised and exactly one of them creates the order). `confirmation` is the customer's email
 /// for a new order, rendered by the caller so that it costs the single writer thread nothing; it
 /// is queued only if the order is indeed created. A status change's email is rendered here by
-/// `status_email(customer_email, order_id)`, since it needs the stored order's address. The
+/// `status_email(customer_email, order_id)`, since it needs the stored order's address. Neither
+/// is queued when `confirmation` is None (the operator's `--order-emails off`) or the merchant
+/// turned order emails off, read here so that a change counts from the next write on. The
 /// accepted event's deliveries, to the destinations `route(topic)` names, are written with it.
 pub fn ingest(
     conn: &Connection,
     w: &IncomingWebhook,
     p: &OrderPayload,
-    confirmation: &OutgoingEmail,
+    confirmation: Option<&OutgoingEmail>,
     status_email: &dyn Fn(&str, &str) -> OutgoingEmail,
     route: &dyn Fn(&str) -> Vec<String>,
     now: i64,
@@ -113,10 +115,14 @@ pub fn ingest(
             "INSERT INTO order_history (order_id, status, at, event_id) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![order_id, status, now, w.event_id])?;
-        if topic == "order.created" {
-            outbox::enqueue(conn, confirmation, now)?;
-        } else {
-            outbox::enqueue(conn, &status_email(&customer_email, &order_id), now)?;
+        if let Some(confirmation) = confirmation
+            && super::settings::order_emails(conn, &w.merchant_id)?
+        {
+            if topic == "order.created" {
+                outbox::enqueue(conn, confirmation, now)?;
+            } else {
+                outbox::enqueue(conn, &status_email(&customer_email, &order_id), now)?;
+            }
         }
     }
     let reason = if topic == "order.created" {

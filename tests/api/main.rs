@@ -15,6 +15,7 @@ mod helpers;
 mod kyc;
 mod logging;
 mod observability;
+mod order_emails;
 mod orders;
 mod pages;
 mod proxy;

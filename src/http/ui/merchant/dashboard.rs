@@ -1,7 +1,7 @@
 //! Merchant pages: dashboard.
 
 use crate::{
-    app,
+    app::{self, settings::OrderEmails},
     domain::{KycStatus, kyc::KycForm},
     error::ApiError,
     http::{
@@ -70,6 +70,7 @@ struct DashboardPage {
     can_submit: bool,
     form: KycFormView,
     errors: FieldErrors,
+    order_emails: OrderEmails,
     key_id: String,
     revealed: Option<String>,
     needs_password: bool,
@@ -120,6 +121,7 @@ async fn render_dashboard(
         }
         _ => None,
     };
+    let order_emails = app::settings::order_emails(state, &m.id).await?;
     let page = DashboardPage {
         csrf: s.browser.csrf(state),
         m: MerchantView {
@@ -132,6 +134,7 @@ async fn render_dashboard(
         can_submit,
         form: extras.form.unwrap_or_default(),
         errors: extras.errors,
+        order_emails,
         revealed: extras.revealed,
         needs_password: !s.browser.recently_authenticated(state),
         expires: current
@@ -193,6 +196,10 @@ pub(super) async fn dashboard(
             "A new secret was issued. The previous one keeps verifying during the grace period."
                 .to_string(),
         ),
+        "order_emails_on" => Some("Order emails are on: your customers are emailed.".to_string()),
+        "order_emails_off" => {
+            Some("Order emails are off: hookgate no longer emails your customers.".to_string())
+        }
         _ => None,
     });
     render_dashboard(

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 mod dashboard;
 mod login;
+mod settings;
 mod signup;
 mod snippets;
 mod verify;
@@ -21,6 +22,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
         .route("/kyc", web::post().to(dashboard::submit_kyc))
+        .route(
+            "/settings/order-emails",
+            web::post().to(settings::set_order_emails),
+        )
         .route("/secret/reveal", web::post().to(dashboard::reveal))
         .route("/secret/rotate", web::post().to(dashboard::rotate));
 }
