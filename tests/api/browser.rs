@@ -12,7 +12,7 @@ use hookgate::{
 use reqwest::StatusCode;
 use std::{path::PathBuf, sync::Arc};
 
-fn skip() -> bool {
+pub(crate) fn skip() -> bool {
     if std::env::var("HOOKGATE_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
         eprintln!("browser tests skipped: HOOKGATE_SKIP_BROWSER_TESTS=1");
         return true;
@@ -67,7 +67,7 @@ async fn fresh_server() -> (String, String, Arc<ShiftedClock>, tempfile::TempDir
     (format!("http://127.0.0.1:{port}"), link, clock, dir)
 }
 
-async fn wait_for_text(b: &Browser, css: &str, needle: &str) -> String {
+pub(crate) async fn wait_for_text(b: &Browser, css: &str, needle: &str) -> String {
     let found = poll(|| async { b.try_text(css).await.filter(|t| t.contains(needle)) }).await;
     match found {
         Some(t) => t,
@@ -135,7 +135,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     wait_for_text(&shop, ".alert.ok", "verified").await;
     shop.fill("input[name=password]", PASSWORD).await;
     shop.click("#login").await;
-    wait_for_text(&shop, "#kyc-status", "none").await;
+    wait_for_text(&shop, "#kyc-status", "Not submitted").await;
 
     // KYC with a real file upload.
     let doc = _dir.path().join("registration.pdf");
@@ -152,7 +152,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     shop.fill("input[name=document]", doc.to_str().unwrap())
         .await;
     shop.click("#submit-kyc").await;
-    wait_for_text(&shop, "#kyc-status", "pending").await;
+    wait_for_text(&shop, "#kyc-status", "Waiting for review").await;
 
     // The admin reviews: every field, the document link, and approves.
     admin.goto(&format!("{base}/admin/")).await;
@@ -188,7 +188,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
 
     // The merchant reveals and copies the secret.
     shop.goto(&format!("{base}/")).await;
-    wait_for_text(&shop, "#kyc-status", "approved").await;
+    wait_for_text(&shop, "#kyc-status", "Approved").await;
     let key_id = shop.text("#key-id").await;
     assert!(key_id.starts_with("hgk_"));
     assert!(

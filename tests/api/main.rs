@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod browser;
+mod browser_forms;
 mod browser_phone;
 mod cli;
 mod deliveries;
@@ -13,6 +14,7 @@ mod escaping;
 mod hardening;
 mod helpers;
 mod kyc;
+mod kyc_form;
 mod logging;
 mod observability;
 mod order_emails;

@@ -26,6 +26,9 @@ pub async fn submit(
     // Refuse early (before reading 5 MiB) when the state forbids a submission.
     app::kyc::may_submit(m.kyc_status)?;
     let upload = read_form(Multipart::new(req.headers(), payload)).await?;
+    if let Some(refused) = upload.document_error {
+        return Err(refused);
+    }
     let kyc_id = app::kyc::submit(&state, &m.id, upload.form, upload.document).await?;
     Ok(HttpResponse::Created().json(Submitted {
         kyc_id,

@@ -2,8 +2,11 @@
 
 use crate::{
     app::{self, settings::OrderEmails},
-    domain::{KycStatus, kyc::KycForm},
-    error::ApiError,
+    domain::{
+        KycStatus,
+        kyc::{KycDetails, KycForm},
+    },
+    error::{ApiError, Violation},
     http::{
         session::{MerchantSession, verify_csrf},
         ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms},
@@ -26,6 +29,18 @@ struct KycFormView {
     contact_phone: String,
 }
 
+impl From<&KycDetails> for KycFormView {
+    fn from(d: &KycDetails) -> Self {
+        KycFormView {
+            legal_name: d.legal_name.clone(),
+            registration_number: d.registration_number.clone(),
+            country: d.country.clone(),
+            address: d.address.clone(),
+            contact_phone: d.contact_phone.clone(),
+        }
+    }
+}
+
 impl From<&KycForm> for KycFormView {
     fn from(f: &KycForm) -> Self {
         let v = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -42,6 +57,30 @@ impl From<&KycForm> for KycFormView {
 struct MerchantView {
     business_name: String,
     kyc_status: &'static str,
+    /// The status in words.
+    kyc_status_label: &'static str,
+}
+
+/// The KYC form's inputs in page order, for focusing the first invalid one.
+const KYC_FIELDS: [&str; 6] = [
+    "legal_name",
+    "registration_number",
+    "country",
+    "address",
+    "contact_phone",
+    "document",
+];
+
+/// A KYC status as the merchant reads it.
+fn kyc_status_label(status: KycStatus) -> &'static str {
+    match status {
+        KycStatus::None => "Not submitted",
+        KycStatus::Pending => "Waiting for review",
+        KycStatus::Approved => "Approved",
+        KycStatus::Rejected => "Rejected",
+        KycStatus::ChangesRequested => "Changes requested",
+        KycStatus::Revoked => "Revoked",
+    }
 }
 
 struct OrderRow {
@@ -69,7 +108,12 @@ struct DashboardPage {
     review_note: Option<String>,
     can_submit: bool,
     form: KycFormView,
+    /// The form shows values from before (an earlier submission or a refused one), so the
+    /// document must be chosen again.
+    form_refilled: bool,
     errors: FieldErrors,
+    /// The first KYC input with an error (it gets `autofocus`), or "".
+    first_invalid: &'static str,
     order_emails: OrderEmails,
     key_id: String,
     revealed: Option<String>,
@@ -115,25 +159,35 @@ async fn render_dashboard(
     let url = format!("{}/api/v1/webhooks/orders/", state.config.public_url);
     let (snippet_curl, snippet_python, snippet_node) = super::snippets::render(&key_id, &url);
     let can_submit = app::kyc::may_submit(m.kyc_status).is_ok();
-    let review_note = match m.kyc_status {
-        KycStatus::Rejected | KycStatus::ChangesRequested => {
-            history.first().and_then(|h| h.review_note.clone())
-        }
+    let last_reviewed = match m.kyc_status {
+        KycStatus::Rejected | KycStatus::ChangesRequested => history.first(),
         _ => None,
     };
+    let review_note = last_reviewed.and_then(|h| h.review_note.clone());
+    // A resubmission starts from the last submission, a refused form from what was typed.
+    let form = extras
+        .form
+        .or_else(|| last_reviewed.map(|h| KycFormView::from(&h.details)));
+    let first_invalid = KYC_FIELDS
+        .into_iter()
+        .find(|f| extras.errors.get(f).is_some())
+        .unwrap_or_default();
     let order_emails = app::settings::order_emails(state, &m.id).await?;
     let page = DashboardPage {
         csrf: s.browser.csrf(state),
         m: MerchantView {
             business_name: m.business_name.clone(),
             kyc_status: m.kyc_status.as_str(),
+            kyc_status_label: kyc_status_label(m.kyc_status),
         },
         notice: extras.notice,
         error: extras.error,
         review_note,
         can_submit,
-        form: extras.form.unwrap_or_default(),
+        form_refilled: form.is_some(),
+        form: form.unwrap_or_default(),
         errors: extras.errors,
+        first_invalid,
         order_emails,
         revealed: extras.revealed,
         needs_password: !s.browser.recently_authenticated(state),
@@ -232,6 +286,22 @@ pub(super) async fn submit_kyc(
     };
     verify_csrf(&state, &req, upload.csrf.as_deref().unwrap_or_default())?;
     let view = KycFormView::from(&upload.form);
+    if let Some(refused) = upload.document_error {
+        // Every problem at once: the fields' and the document's, with what was typed kept.
+        let mut violations = upload.form.validate().err().unwrap_or_default();
+        let status = if violations.is_empty() {
+            refused.status
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        violations.push(Violation::new("document", refused.message));
+        let extras = DashboardExtras {
+            form: Some(view),
+            errors: FieldErrors(violations),
+            ..Default::default()
+        };
+        return render_dashboard(&state, &s, extras, status).await;
+    }
     match app::kyc::submit(&state, &s.merchant.id, upload.form, upload.document).await {
         Ok(_) => redirect("/?notice=kyc"),
         Err(e) if e.is_users_fault() => {
