@@ -131,5 +131,37 @@ pub enum AdminCommand {
     Token {
         #[arg(long)]
         email: String,
+        /// A name to recognise the token by in listings (default: cli)
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 90d (default: never expires)
+        #[arg(long)]
+        expires: Option<String>,
     },
+    /// List admin API tokens (of one admin with --email), or revoke one
+    #[command(args_conflicts_with_subcommands = true)]
+    Tokens {
+        /// Only this admin's tokens
+        #[arg(long)]
+        email: Option<String>,
+        #[command(subcommand)]
+        action: Option<TokensCommand>,
+    },
+    /// Set an administrator's password; ends every session of that admin
+    Password {
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List administrators
+    List,
+}
+
+/// `hookgate admin tokens ...`
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Revoke a token by its id (tok_..., from the listing); it answers 401 from then on
+    Revoke { id: String },
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     app::{self, admins::Creation},
-    cli::{AdminCommand, Cli, Command},
+    cli::{AdminCommand, Cli, Command, TokensCommand},
     clock::{Clock, SystemClock},
     config::Config,
     crypto::Crypto,
@@ -41,7 +41,20 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             email,
             password_stdin,
         }) => admin_create(&config, &email, password_stdin),
-        Command::Admin(AdminCommand::Token { email }) => admin_token(&config, &email),
+        Command::Admin(AdminCommand::Token {
+            email,
+            name,
+            expires,
+        }) => admin_token(&config, &email, name, expires.as_deref()),
+        Command::Admin(AdminCommand::Tokens { email, action }) => match action {
+            None => admin_tokens(&config, email.as_deref()),
+            Some(TokensCommand::Revoke { id }) => admin_token_revoke(&config, &id),
+        },
+        Command::Admin(AdminCommand::Password {
+            email,
+            password_stdin,
+        }) => admin_password(&config, &email, password_stdin),
+        Command::Admin(AdminCommand::List) => admin_list(&config),
         Command::Check => check(&config),
         Command::Backup { out, force } => backup(&config, &out, force),
         Command::Sign {
@@ -171,21 +184,170 @@ fn admin_create(config: &Config, email: &str, password_stdin: bool) -> ExitCode 
     }
 }
 
-fn admin_token(config: &Config, email: &str) -> ExitCode {
+fn admin_token(
+    config: &Config,
+    email: &str,
+    name: Option<String>,
+    expires: Option<&str>,
+) -> ExitCode {
+    let expires_in = match expires.map(crate::config::parse_duration).transpose() {
+        Ok(Some(d)) if d.is_zero() => return fail("--expires must be longer than zero"),
+        Ok(d) => d,
+        Err(e) => return fail(format!("--expires {e}")),
+    };
     let state = match open_state(config) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    match runtime().block_on(app::admins::mint_token(&state, email)) {
-        Ok(token) => {
-            println!("{token}");
+    let request = app::admins::TokenRequest { name, expires_in };
+    match runtime().block_on(app::admins::mint_token(&state, email, request, "cli")) {
+        Ok(minted) => {
+            println!("{}", minted.token);
             ExitCode::SUCCESS
         }
         Err(app::Error::NotFound(_)) => {
             fail("no admin with this email; create one with `hookgate admin create`")
         }
+        Err(app::Error::Invalid(violations)) => {
+            for v in &violations {
+                eprintln!("error: --{} {}", v.field, v.message);
+            }
+            ExitCode::FAILURE
+        }
         Err(e) => fail(e),
     }
+}
+
+/// A time for a listing: `2026-11-23 10:00 UTC`.
+fn listed(ts: i64) -> String {
+    let s = crate::clock::rfc3339(ts);
+    s.get(..16)
+        .map(|d| format!("{} UTC", d.replace('T', " ")))
+        .unwrap_or(s)
+}
+
+/// Print rows as columns separated by two spaces, the first row being the header.
+fn print_table(rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn admin_tokens(config: &Config, email: Option<&str>) -> ExitCode {
+    let state = match open_state(config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let tokens = match runtime().block_on(app::admins::tokens(&state, email)) {
+        Ok(t) => t,
+        Err(app::Error::NotFound(_)) => return fail("no admin with this email"),
+        Err(e) => return fail(e),
+    };
+    if tokens.is_empty() {
+        eprintln!("no admin API tokens; mint one with `hookgate admin token --email E`");
+        return ExitCode::SUCCESS;
+    }
+    let now = state.now();
+    let mut rows = vec![
+        ["ID", "NAME", "ADMIN", "CREATED", "LAST USED", "EXPIRES"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for t in &tokens {
+        rows.push(vec![
+            t.id.clone(),
+            t.name.clone(),
+            t.admin_email.clone(),
+            listed(t.created_at),
+            t.last_used_at.map_or_else(|| "never".into(), listed),
+            match t.expires_at {
+                None => "never".into(),
+                Some(at) if at <= now => format!("expired {}", listed(at)),
+                Some(at) => listed(at),
+            },
+        ]);
+    }
+    print_table(&rows);
+    ExitCode::SUCCESS
+}
+
+fn admin_token_revoke(config: &Config, id: &str) -> ExitCode {
+    let state = match open_state(config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match runtime().block_on(app::admins::revoke_token(&state, "cli", id)) {
+        Ok(()) => {
+            eprintln!("token {id} revoked; it is refused from now on");
+            ExitCode::SUCCESS
+        }
+        Err(app::Error::NotFound(_)) => {
+            fail("no admin API token with this id; list them with `hookgate admin tokens`")
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn admin_password(config: &Config, email: &str, password_stdin: bool) -> ExitCode {
+    let password = match read_password(password_stdin) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let state = match open_state(config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match runtime().block_on(app::admins::reset_password_cli(&state, email, &password)) {
+        Ok(()) => {
+            eprintln!("password changed; every console session of this admin was ended");
+            ExitCode::SUCCESS
+        }
+        Err(app::Error::Invalid(violations)) => {
+            for v in &violations {
+                eprintln!("error: password {}", v.message);
+            }
+            ExitCode::FAILURE
+        }
+        Err(app::Error::NotFound(_)) => fail("no admin with this email"),
+        Err(e) => fail(e),
+    }
+}
+
+fn admin_list(config: &Config) -> ExitCode {
+    let state = match open_state(config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let admins = match runtime().block_on(app::admins::list(&state)) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    if admins.is_empty() {
+        eprintln!("no admins; create one with `hookgate admin create --email E`");
+        return ExitCode::SUCCESS;
+    }
+    let mut rows = vec![
+        ["EMAIL", "CREATED", "LIVE TOKENS"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for a in &admins {
+        rows.push(vec![
+            a.email.clone(),
+            listed(a.created_at),
+            a.live_tokens.to_string(),
+        ]);
+    }
+    print_table(&rows);
+    ExitCode::SUCCESS
 }
 
 fn check(config: &Config) -> ExitCode {

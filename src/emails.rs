@@ -91,6 +91,47 @@ pub fn kyc_revoked(to: &str, reason: &str) -> OutgoingEmail {
     )
 }
 
+/// A revoked merchant is approved again, with a new signing secret.
+pub fn kyc_reinstated(to: &str, key_id: &str, reason: &str, public_url: &str) -> OutgoingEmail {
+    email(
+        to,
+        "Your hookgate approval is reinstated",
+        format!(
+            "Your KYC approval is reinstated and webhooks are accepted again.\n\nReason: {reason}\n\n\
+         Your key id is still {key_id}. A new webhook signing secret was issued (the revoked ones \
+         stay revoked): copy it from your dashboard and deploy it: {public_url}/\n"
+        ),
+    )
+}
+
+/// The one-time password reset code, redacted from the outbox at `expires_at` at the latest.
+pub fn password_reset_code(to: &str, code: &str, expires_at: i64, minutes: i64) -> OutgoingEmail {
+    let mut message = email(
+        to,
+        format!("Your hookgate password reset code: {code}"),
+        format!(
+            "Your password reset code is {code}.\n\nIt expires in {minutes} minutes and works once. \
+         If you did not ask to reset your password, ignore this email: your password stays as it \
+         is.\n"
+        ),
+    );
+    message.redact_at = Some(expires_at);
+    message
+}
+
+/// The password of a merchant account was reset.
+pub fn password_changed(to: &str, public_url: &str) -> OutgoingEmail {
+    email(
+        to,
+        "Your hookgate password was changed",
+        format!(
+            "The password of your hookgate account was just reset with a code sent to this \
+         address. Every session and API token of the account was ended.\n\nIf this was not you, \
+         reset your password again at once: {public_url}/password/forgot\n"
+        ),
+    )
+}
+
 /// A successor secret was issued automatically.
 pub fn secret_rotated(to: &str, old_valid_until: &str, public_url: &str) -> OutgoingEmail {
     email(

@@ -185,6 +185,11 @@ impl From<app::Error> for ApiError {
                 "code_expired",
                 "The code has expired; request a new one.",
             ),
+            E::ResetCodeInvalid => ApiError::bad_request(
+                "invalid_code",
+                "This code does not work: it may be mistyped, expired (codes last 15 minutes) or \
+                 used up (5 wrong tries). Request a new one.",
+            ),
             E::KycRequired { revoked: false } => ApiError::forbidden(
                 "kyc_required",
                 "Webhook secrets are available once your KYC is approved.",
@@ -230,6 +235,7 @@ fn not_found(missing: Missing) -> ApiError {
         Missing::Source => ("source_not_found", "No source with this id."),
         Missing::Destination => ("destination_not_found", "No destination with this id."),
         Missing::Delivery => ("delivery_not_found", "No delivery with this id."),
+        Missing::Token => ("token_not_found", "No admin API token with this id."),
     };
     ApiError::not_found(code, message)
 }

@@ -7,7 +7,10 @@ use crate::{
     emails,
     limits::check,
     state::AppState,
-    store::{self, accounts, accounts::Merchant, accounts::VerifyOutcome},
+    store::{
+        self, accounts,
+        accounts::{CodeCheck, CodePurpose, Merchant, VerifyOutcome},
+    },
 };
 use std::net::IpAddr;
 
@@ -114,24 +117,7 @@ pub async fn verify_email(state: &AppState, ip: IpAddr, email: &str, code: &str)
 /// Send a fresh code if the account exists and is unverified. Succeeds either way, so that the
 /// answer does not reveal which emails have accounts.
 pub async fn resend_code(state: &AppState, ip: IpAddr, email: &str) -> AppResult<()> {
-    check(&state.limits.auth_ip, &ip)?;
-    let email = Email::parse(email)
-        .map_err(|_| Violation::new("email", "is not a valid email"))?
-        .to_string();
-    if state
-        .limits
-        .resend
-        .check_key(&email.to_lowercase())
-        .is_err()
-    {
-        return Ok(()); // Throttled silently: at most a few codes per minute per account.
-    }
-    let lookup = email.clone();
-    let Some(m) = state
-        .store
-        .read(move |c| accounts::find_by_email(c, &lookup))
-        .await?
-    else {
+    let Some(m) = account_to_email(state, ip, email, "").await? else {
         return Ok(());
     };
     if m.email_verified {
@@ -144,6 +130,105 @@ pub async fn resend_code(state: &AppState, ip: IpAddr, email: &str) -> AppResult
         .write(move |c| accounts::store_code(c, &m.id, &code, now))
         .await?;
     Ok(())
+}
+
+/// Email a password reset code if an account has this email. Succeeds either way, and takes the
+/// same path up to the lookup, so that the answer does not reveal which emails have accounts.
+/// Throttled per client IP (429) and per account (silently: at most a few codes a minute). A
+/// new code replaces the account's earlier one.
+pub async fn request_password_reset(state: &AppState, ip: IpAddr, email: &str) -> AppResult<()> {
+    let Some(m) = account_to_email(state, ip, email, "reset:").await? else {
+        return Ok(());
+    };
+    let now = state.now();
+    let code = state.crypto.new_otp();
+    let expires_at = now + CODE_TTL_SECS;
+    let to_store = accounts::CodeToStore {
+        code_mac: state.crypto.mac(&reset_context(&m.id), &code),
+        expires_at,
+        email: emails::password_reset_code(&m.email, &code, expires_at, CODE_TTL_SECS / 60),
+    };
+    state
+        .store
+        .write(move |c| accounts::put_code(c, CodePurpose::ResetPassword, &m.id, &to_store, now))
+        .await?;
+    Ok(())
+}
+
+/// The account a code email would go to, if one should: the client's IP within its limit (429
+/// otherwise), a valid email, the account's emails of this kind (`kind` prefixes the throttle
+/// key) within a few a minute (silently `None` otherwise), and an account with this email.
+async fn account_to_email(
+    state: &AppState,
+    ip: IpAddr,
+    email: &str,
+    kind: &str,
+) -> AppResult<Option<Merchant>> {
+    check(&state.limits.auth_ip, &ip)?;
+    let email = Email::parse(email)
+        .map_err(|_| Violation::new("email", "is not a valid email"))?
+        .to_string();
+    let throttle_key = format!("{kind}{}", email.to_lowercase());
+    if state.limits.resend.check_key(&throttle_key).is_err() {
+        return Ok(None);
+    }
+    Ok(state
+        .store
+        .read(move |c| accounts::find_by_email(c, &email))
+        .await?)
+}
+
+/// The MAC context of reset codes: a verification code never passes as one.
+fn reset_context(merchant_id: &str) -> String {
+    format!("reset:{merchant_id}")
+}
+
+/// Set a new password with an emailed reset code. The new password is checked like at sign-up
+/// before the code is tried (a weak one costs no attempt). Every way a code can fail (unknown
+/// email, wrong, expired, used up) is the same `ResetCodeInvalid`, so the answer reveals
+/// nothing about the account. On success every session and bearer token of the account ends.
+pub async fn reset_password(
+    state: &AppState,
+    ip: IpAddr,
+    email: &str,
+    code: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    check(&state.limits.auth_ip, &ip)?;
+    let email = email.trim().to_string();
+    check(
+        &state.limits.auth_account,
+        &format!("reset:{}", email.to_lowercase()),
+    )?;
+    let password = Password::parse(new_password).map_err(|m| Violation::new("password", m))?;
+    let code = code.trim().to_string();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Violation::new("code", "must be the 6 digits from the email").into());
+    }
+    let password_hash = super::passwords::hash(state, password.expose()).await?;
+    let crypto = state.crypto.clone();
+    let public_url = state.config.public_url.clone();
+    let now = state.now();
+    let checked = state
+        .store
+        .write(move |c| {
+            let notice = |m: &Merchant| emails::password_changed(&m.email, &public_url);
+            let reset = accounts::Reset {
+                email: &email,
+                password_hash: &password_hash,
+                notice: &notice,
+            };
+            accounts::reset_password(c, &reset, now, |merchant_id, mac| {
+                crypto.verify_mac(&reset_context(merchant_id), &code, mac)
+            })
+        })
+        .await?;
+    match checked {
+        CodeCheck::Matched => Ok(()),
+        CodeCheck::Wrong { .. } | CodeCheck::Expired | CodeCheck::NoCode => {
+            Err(Error::ResetCodeInvalid)
+        }
+    }
 }
 
 /// Check a password for an account with the login throttles (per IP and per account) and audit

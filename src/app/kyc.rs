@@ -169,6 +169,30 @@ pub async fn revoke_merchant(
     settle(state, decided, Missing::Merchant).map(|_| ())
 }
 
+/// Reinstate a revoked merchant with a required reason: KYC approved again and a new signing
+/// secret issued in the same transaction, like an approval (the revoked secrets stay revoked,
+/// the key id stays). Audited as `kyc.reinstated` and `secret.issued`; the merchant is emailed.
+pub async fn reinstate_merchant(
+    state: &AppState,
+    actor: &str,
+    merchant_id: &str,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    let reason = text::reason(reason)?;
+    let told = reason.clone();
+    let public_url = state.config.public_url.clone();
+    let notify = move |m: &Merchant, key_id: Option<&str>| {
+        emails::kyc_reinstated(&m.email, key_id.unwrap_or_default(), &told, &public_url)
+    };
+    let secret = super::secrets::generate(state).1;
+    let merchant_id = merchant_id.to_string();
+    let decided = commit_decision(state, actor, notify, move |c, ctx| {
+        kyc_store::reinstate_merchant(c, &merchant_id, &reason, &secret, ctx)
+    })
+    .await?;
+    settle(state, decided, Missing::Merchant).map(|_| ())
+}
+
 /// Run a decision through the writer with its context: who decides, when, the secret lifetime
 /// of an approval, and the email telling the merchant.
 async fn commit_decision(

@@ -57,6 +57,9 @@ pub enum Error {
     WrongCode { burned: bool },
     /// The verification code expired.
     CodeExpired,
+    /// A password reset code that does not work, whatever the reason (unknown email, wrong,
+    /// expired, used up): one answer, so that it reveals nothing about the account.
+    ResetCodeInvalid,
     /// Secrets exist only for approved merchants; `revoked` when the approval was withdrawn.
     KycRequired { revoked: bool },
     /// The one-time setup link is unknown, used or expired.
@@ -97,6 +100,8 @@ pub enum Missing {
     Source,
     Destination,
     Delivery,
+    /// An admin API token, by its id.
+    Token,
 }
 
 impl Error {

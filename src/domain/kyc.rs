@@ -22,6 +22,8 @@ pub enum KycAction {
     Reject,
     RequestChanges,
     Revoke,
+    /// An admin lifts a revocation: the merchant is approved again.
+    Reinstate,
 }
 
 /// A refused transition, with the API code that describes it.
@@ -62,6 +64,7 @@ pub fn transition(from: KycStatus, action: KycAction) -> Result<KycStatus, Trans
         (S::Pending, A::Reject) => Ok(S::Rejected),
         (S::Pending, A::RequestChanges) => Ok(S::ChangesRequested),
         (S::Approved, A::Revoke) => Ok(S::Revoked),
+        (S::Revoked, A::Reinstate) => Ok(S::Approved),
         _ => Err(TransitionRefused { from, action }),
     }
 }
@@ -106,6 +109,7 @@ impl KycAction {
             KycAction::Reject => "reject",
             KycAction::RequestChanges => "request changes on",
             KycAction::Revoke => "revoke",
+            KycAction::Reinstate => "reinstate",
         }
     }
 }
@@ -267,6 +271,7 @@ mod tests {
             (S::Pending, A::Reject, S::Rejected),
             (S::Pending, A::RequestChanges, S::ChangesRequested),
             (S::Approved, A::Revoke, S::Revoked),
+            (S::Revoked, A::Reinstate, S::Approved),
         ];
         for (from, action, to) in allowed {
             assert_eq!(transition(from, action), Ok(to), "{from} --{action}-->");
@@ -281,6 +286,7 @@ mod tests {
             A::Reject,
             A::RequestChanges,
             A::Revoke,
+            A::Reinstate,
         ];
         let mut refused = 0;
         for from in S::ALL {
@@ -290,6 +296,7 @@ mod tests {
                     (S::None | S::Rejected | S::ChangesRequested, A::Submit)
                         | (S::Pending, A::Approve | A::Reject | A::RequestChanges)
                         | (S::Approved, A::Revoke)
+                        | (S::Revoked, A::Reinstate)
                 );
                 if !allowed {
                     assert_eq!(
@@ -300,7 +307,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(refused, 6 * 5 - 7);
+        assert_eq!(refused, 6 * 6 - 8);
     }
 
     #[test]

@@ -63,6 +63,11 @@ impl BrowserSession {
         csrf_for(state, &self.cookie_value)
     }
 
+    /// The session id (the cookie's value), to tell this session from the account's others.
+    pub fn id(&self) -> &str {
+        &self.cookie_value
+    }
+
     /// Whether the password was entered recently enough for sensitive actions.
     pub fn recently_authenticated(&self, state: &AppState) -> bool {
         app::sessions::recently_authenticated(state, &self.session)

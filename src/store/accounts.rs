@@ -111,6 +111,24 @@ pub fn register(
     Ok(true)
 }
 
+/// The two kinds of one-time code, one table each: one live code per merchant and purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// Proving the email address after sign-up.
+    VerifyEmail,
+    /// Setting a new password after "Forgot password?".
+    ResetPassword,
+}
+
+impl CodePurpose {
+    fn table(self) -> &'static str {
+        match self {
+            CodePurpose::VerifyEmail => "email_codes",
+            CodePurpose::ResetPassword => "password_reset_codes",
+        }
+    }
+}
+
 /// Replace the merchant's verification code (resend).
 pub fn store_code(
     conn: &Connection,
@@ -118,16 +136,86 @@ pub fn store_code(
     code: &CodeToStore,
     now: i64,
 ) -> StoreResult<()> {
+    put_code(conn, CodePurpose::VerifyEmail, merchant_id, code, now)
+}
+
+/// Make `code` the merchant's one live code of `purpose` (an earlier one stops working) and
+/// queue the email carrying it.
+pub fn put_code(
+    conn: &Connection,
+    purpose: CodePurpose,
+    merchant_id: &str,
+    code: &CodeToStore,
+    now: i64,
+) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO email_codes (merchant_id, code_mac, attempts, created_at, expires_at)
-         VALUES (?1, ?2, 0, ?3, ?4)
-         ON CONFLICT (merchant_id) DO UPDATE
-           SET code_mac = excluded.code_mac, attempts = 0,
-               created_at = excluded.created_at, expires_at = excluded.expires_at",
+        &format!(
+            "INSERT INTO {} (merchant_id, code_mac, attempts, created_at, expires_at)
+             VALUES (?1, ?2, 0, ?3, ?4)
+             ON CONFLICT (merchant_id) DO UPDATE
+               SET code_mac = excluded.code_mac, attempts = 0,
+                   created_at = excluded.created_at, expires_at = excluded.expires_at",
+            purpose.table()
+        ),
         params![merchant_id, code.code_mac, now, code.expires_at],
     )?;
     outbox::enqueue(conn, &code.email, now)?;
     Ok(())
+}
+
+/// What checking a one-time code found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The code matched; it is deleted (used once).
+    Matched,
+    /// Wrong code; `burned` when this was the last allowed try.
+    Wrong {
+        burned: bool,
+    },
+    Expired,
+    /// No live code (burned or never issued).
+    NoCode,
+}
+
+/// Check `purpose`'s code of a merchant: expiry, the attempt limit, then `matches(code_mac)`,
+/// the caller's constant-time comparison. A wrong try is counted; a match deletes the code.
+pub fn check_code(
+    conn: &Connection,
+    purpose: CodePurpose,
+    merchant_id: &str,
+    now: i64,
+    matches: impl Fn(&[u8]) -> bool,
+) -> StoreResult<CodeCheck> {
+    let table = purpose.table();
+    let code: Option<(Vec<u8>, i64, i64)> = optional(conn.query_row(
+        &format!("SELECT code_mac, attempts, expires_at FROM {table} WHERE merchant_id = ?1"),
+        [merchant_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    ))?;
+    let Some((mac, attempts, expires_at)) = code else {
+        return Ok(CodeCheck::NoCode);
+    };
+    if attempts >= MAX_CODE_ATTEMPTS {
+        return Ok(CodeCheck::NoCode);
+    }
+    if now >= expires_at {
+        return Ok(CodeCheck::Expired);
+    }
+    if !matches(&mac) {
+        let attempts = attempts + 1;
+        conn.execute(
+            &format!("UPDATE {table} SET attempts = ?2 WHERE merchant_id = ?1"),
+            params![merchant_id, attempts],
+        )?;
+        return Ok(CodeCheck::Wrong {
+            burned: attempts >= MAX_CODE_ATTEMPTS,
+        });
+    }
+    conn.execute(
+        &format!("DELETE FROM {table} WHERE merchant_id = ?1"),
+        [merchant_id],
+    )?;
+    Ok(CodeCheck::Matched)
 }
 
 /// How a verification attempt ended.
@@ -160,35 +248,18 @@ pub fn verify_email(
     if m.email_verified {
         return Ok(VerifyOutcome::AlreadyVerified);
     }
-    let code: Option<(Vec<u8>, i64, i64)> = optional(conn.query_row(
-        "SELECT code_mac, attempts, expires_at FROM email_codes WHERE merchant_id = ?1",
-        [&m.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    ))?;
-    let Some((mac, attempts, expires_at)) = code else {
-        return Ok(VerifyOutcome::NoCode);
-    };
-    if attempts >= MAX_CODE_ATTEMPTS {
-        return Ok(VerifyOutcome::NoCode);
-    }
-    if now >= expires_at {
-        return Ok(VerifyOutcome::Expired);
-    }
-    if !matches(&m.id, &mac) {
-        let attempts = attempts + 1;
-        conn.execute(
-            "UPDATE email_codes SET attempts = ?2 WHERE merchant_id = ?1",
-            params![m.id, attempts],
-        )?;
-        return Ok(VerifyOutcome::WrongCode {
-            burned: attempts >= MAX_CODE_ATTEMPTS,
-        });
+    match check_code(conn, CodePurpose::VerifyEmail, &m.id, now, |mac| {
+        matches(&m.id, mac)
+    })? {
+        CodeCheck::Matched => {}
+        CodeCheck::Wrong { burned } => return Ok(VerifyOutcome::WrongCode { burned }),
+        CodeCheck::Expired => return Ok(VerifyOutcome::Expired),
+        CodeCheck::NoCode => return Ok(VerifyOutcome::NoCode),
     }
     conn.execute(
         "UPDATE merchants SET email_verified = 1 WHERE id = ?1",
         [&m.id],
     )?;
-    conn.execute("DELETE FROM email_codes WHERE merchant_id = ?1", [&m.id])?;
     audit::record(
         conn,
         now,
@@ -236,4 +307,54 @@ pub fn merchant_for_token(
         )?
         .query_row(params![token_hash, now], row),
     )?)
+}
+
+/// A password reset: the merchant's email, the new password's hash, and the email telling the
+/// merchant that their password changed (rendered by the caller).
+pub struct Reset<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub notice: &'a dyn Fn(&Merchant) -> crate::emails::OutgoingEmail,
+}
+
+/// Set a new password with a reset code. On a match, in this one transaction: the password
+/// changes, every browser session and bearer token of the merchant ends, the email counts as
+/// verified (the code proved it), and the change is audited and emailed. An unknown email is
+/// `NoCode`, like an account without a live code.
+pub fn reset_password(
+    conn: &Connection,
+    reset: &Reset<'_>,
+    now: i64,
+    matches: impl Fn(&str, &[u8]) -> bool,
+) -> StoreResult<CodeCheck> {
+    let Some(m) = find_by_email(conn, reset.email)? else {
+        return Ok(CodeCheck::NoCode);
+    };
+    let checked = check_code(conn, CodePurpose::ResetPassword, &m.id, now, |mac| {
+        matches(&m.id, mac)
+    })?;
+    if checked != CodeCheck::Matched {
+        return Ok(checked);
+    }
+    conn.execute(
+        "UPDATE merchants SET password_hash = ?2, email_verified = 1 WHERE id = ?1",
+        params![m.id, reset.password_hash],
+    )?;
+    conn.execute("DELETE FROM email_codes WHERE merchant_id = ?1", [&m.id])?;
+    let tokens = conn.execute(
+        "DELETE FROM merchant_tokens WHERE merchant_id = ?1",
+        [&m.id],
+    )?;
+    let sessions =
+        super::sessions::end_all_of(conn, super::sessions::SessionKind::Merchant, &m.id, None)?;
+    audit::record(
+        conn,
+        now,
+        &format!("merchant:{}", m.id),
+        "merchant.password_reset",
+        &m.id,
+        serde_json::json!({"sessions_ended": sessions, "tokens_revoked": tokens}),
+    )?;
+    outbox::enqueue(conn, &(reset.notice)(&m), now)?;
+    Ok(CodeCheck::Matched)
 }

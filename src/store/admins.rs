@@ -60,17 +60,33 @@ pub fn create(
     Ok(true)
 }
 
+/// A new admin API token: its public id, name and optional expiry.
+pub struct NewToken {
+    pub id: String,
+    pub name: String,
+    pub expires_at: Option<i64>,
+}
+
 /// Store a new admin API token (by hash).
 pub fn insert_token(
     conn: &Connection,
     token_hash: &[u8],
     admin: &Admin,
+    token: &NewToken,
     actor: &str,
     now: i64,
 ) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO admin_tokens (token_hash, admin_id, created_at) VALUES (?1, ?2, ?3)",
-        params![token_hash, admin.id, now],
+        "INSERT INTO admin_tokens (token_hash, admin_id, created_at, id, name, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            token_hash,
+            admin.id,
+            now,
+            token.id,
+            token.name,
+            token.expires_at
+        ],
     )?;
     audit::record(
         conn,
@@ -78,20 +94,163 @@ pub fn insert_token(
         actor,
         "admin.token_minted",
         &admin.id,
-        serde_json::json!({"email": admin.email}),
+        serde_json::json!({"email": admin.email, "token_id": token.id, "name": token.name,
+                           "expires_at": token.expires_at}),
     )?;
     Ok(())
 }
 
-/// The admin owning a token.
-pub fn admin_for_token(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<Admin>> {
+/// An admin API token as listed (never the token itself).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: String,
+    pub admin_email: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// Tokens, newest first: of one admin, or of every admin.
+pub fn tokens(conn: &Connection, admin_id: Option<&str>) -> StoreResult<Vec<TokenRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT t.id, a.email, t.name, t.created_at, t.expires_at, t.last_used_at
+             FROM admin_tokens t JOIN admins a ON a.id = t.admin_id
+             WHERE ?1 IS NULL OR t.admin_id = ?1
+             ORDER BY t.created_at DESC, t.id",
+        )?
+        .query_map([admin_id], |r| {
+            Ok(TokenRow {
+                id: r.get(0)?,
+                admin_email: r.get(1)?,
+                name: r.get(2)?,
+                created_at: r.get(3)?,
+                expires_at: r.get(4)?,
+                last_used_at: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Revoke (delete) a token by its public id; `false` when there is none.
+pub fn revoke_token(conn: &Connection, id: &str, actor: &str, now: i64) -> StoreResult<bool> {
+    let owner: Option<(String, String, String)> = optional(conn.query_row(
+        "SELECT a.id, a.email, t.name FROM admin_tokens t JOIN admins a ON a.id = t.admin_id
+         WHERE t.id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    ))?;
+    let Some((admin_id, email, name)) = owner else {
+        return Ok(false);
+    };
+    conn.execute("DELETE FROM admin_tokens WHERE id = ?1", [id])?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "admin.token_revoked",
+        &admin_id,
+        serde_json::json!({"email": email, "token_id": id, "name": name}),
+    )?;
+    Ok(true)
+}
+
+/// A token's use as the API sees it: which token, and when it was last recorded as used.
+#[derive(Debug, Clone)]
+pub struct TokenUse {
+    pub id: String,
+    pub last_used_at: Option<i64>,
+}
+
+/// The admin owning a token that has not expired at `now`.
+pub fn admin_for_token(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> StoreResult<Option<(Admin, TokenUse)>> {
     Ok(optional(
         conn.prepare_cached(
-            "SELECT a.id, a.email, a.password_hash FROM admin_tokens t
-             JOIN admins a ON a.id = t.admin_id WHERE t.token_hash = ?1",
+            "SELECT a.id, a.email, a.password_hash, t.id, t.last_used_at FROM admin_tokens t
+             JOIN admins a ON a.id = t.admin_id
+             WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
         )?
-        .query_row([token_hash], row),
+        .query_row(params![token_hash, now], |r| {
+            Ok((
+                row(r)?,
+                TokenUse {
+                    id: r.get(3)?,
+                    last_used_at: r.get(4)?,
+                },
+            ))
+        }),
     )?)
+}
+
+/// Record that a token was used at `now`.
+pub fn token_used(conn: &Connection, id: &str, now: i64) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE admin_tokens SET last_used_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// An admin as listed.
+#[derive(Debug, Clone)]
+pub struct AdminSummary {
+    pub id: String,
+    pub email: String,
+    pub created_at: i64,
+    /// Tokens not expired at the time of listing.
+    pub live_tokens: i64,
+}
+
+/// Every admin, by email, with their count of live tokens at `now`.
+pub fn list(conn: &Connection, now: i64) -> StoreResult<Vec<AdminSummary>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.id, a.email, a.created_at,
+                    (SELECT count(*) FROM admin_tokens t WHERE t.admin_id = a.id
+                        AND (t.expires_at IS NULL OR t.expires_at > ?1))
+             FROM admins a ORDER BY a.email",
+        )?
+        .query_map([now], |r| {
+            Ok(AdminSummary {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                created_at: r.get(2)?,
+                live_tokens: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Set an admin's password and end their other browser sessions (all but `keep`); returns how
+/// many sessions ended. Their API tokens stay: they are revoked one by one.
+pub fn set_password(
+    conn: &Connection,
+    admin: &Admin,
+    password_hash: &str,
+    keep: Option<&[u8]>,
+    actor: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    conn.execute(
+        "UPDATE admins SET password_hash = ?2 WHERE id = ?1",
+        params![admin.id, password_hash],
+    )?;
+    let ended =
+        super::sessions::end_all_of(conn, super::sessions::SessionKind::Admin, &admin.id, keep)?;
+    audit::record(
+        conn,
+        now,
+        actor,
+        "admin.password_changed",
+        &admin.id,
+        serde_json::json!({"email": admin.email, "sessions_ended": ended}),
+    )?;
+    Ok(ended)
 }
 
 /// Look an admin up by id.

@@ -306,6 +306,43 @@ pub fn decide(
     })
 }
 
+/// Move a merchant (and their live submission, with `reason` as its note) along `action`:
+/// the merchant as it was and the new status, or the answer when there is no such merchant or
+/// the lifecycle refuses.
+fn move_merchant(
+    conn: &Connection,
+    merchant_id: &str,
+    action: KycAction,
+    reason: &str,
+    ctx: &DecisionContext<'_>,
+) -> StoreResult<Result<(accounts::Merchant, KycStatus), Decided>> {
+    let Some(merchant) = accounts::get(conn, merchant_id)? else {
+        return Ok(Err(Decided::NotFound));
+    };
+    let next = match transition(merchant.kyc_status, action) {
+        Ok(next) => next,
+        Err(refused) => return Ok(Err(Decided::Refused(refused))),
+    };
+    conn.execute(
+        "UPDATE merchants SET kyc_status = ?2 WHERE id = ?1",
+        params![merchant_id, next.as_str()],
+    )?;
+    conn.execute(
+        "UPDATE kyc_submissions SET status = ?5, reviewed_at = ?2, reviewed_by = ?3,
+             review_note = ?4
+         WHERE merchant_id = ?1 AND status = ?6",
+        params![
+            merchant_id,
+            ctx.now,
+            ctx.actor,
+            reason,
+            next.as_str(),
+            merchant.kyc_status.as_str()
+        ],
+    )?;
+    Ok(Ok((merchant, next)))
+}
+
 /// Revoke an approved merchant: KYC to revoked and every secret deactivated, at once.
 pub fn revoke_merchant(
     conn: &Connection,
@@ -313,23 +350,10 @@ pub fn revoke_merchant(
     reason: &str,
     ctx: &DecisionContext<'_>,
 ) -> StoreResult<Decided> {
-    let Some(merchant) = accounts::get(conn, merchant_id)? else {
-        return Ok(Decided::NotFound);
+    let (merchant, next) = match move_merchant(conn, merchant_id, KycAction::Revoke, reason, ctx)? {
+        Ok(moved) => moved,
+        Err(refused) => return Ok(refused),
     };
-    let next = match transition(merchant.kyc_status, KycAction::Revoke) {
-        Ok(next) => next,
-        Err(refused) => return Ok(Decided::Refused(refused)),
-    };
-    conn.execute(
-        "UPDATE merchants SET kyc_status = ?2 WHERE id = ?1",
-        params![merchant_id, next.as_str()],
-    )?;
-    conn.execute(
-        "UPDATE kyc_submissions SET status = 'revoked', reviewed_at = ?2, reviewed_by = ?3,
-             review_note = ?4
-         WHERE merchant_id = ?1 AND status = 'approved'",
-        params![merchant_id, ctx.now, ctx.actor, reason],
-    )?;
     let revoked = secrets::revoke_all(conn, merchant_id, ctx.now)?;
     audit::record(
         conn,
@@ -348,6 +372,50 @@ pub fn revoke_merchant(
         serde_json::json!({"secrets_revoked": revoked}),
     )?;
     outbox::enqueue(conn, &(ctx.notify)(&merchant, None), ctx.now)?;
+    Ok(Decided::Done {
+        status: next,
+        key_id: merchant.key_id,
+    })
+}
+
+/// Reinstate a revoked merchant: KYC back to approved, the revoked submission approved again
+/// with the reason, and `secret` issued as the current signing secret, at once. The secrets
+/// revoked with the approval stay revoked (they may be why it was revoked); the key id stays.
+pub fn reinstate_merchant(
+    conn: &Connection,
+    merchant_id: &str,
+    reason: &str,
+    secret: &secrets::NewSecret,
+    ctx: &DecisionContext<'_>,
+) -> StoreResult<Decided> {
+    let (merchant, next) =
+        match move_merchant(conn, merchant_id, KycAction::Reinstate, reason, ctx)? {
+            Ok(moved) => moved,
+            Err(refused) => return Ok(refused),
+        };
+    audit::record(
+        conn,
+        ctx.now,
+        ctx.actor,
+        "kyc.reinstated",
+        merchant_id,
+        serde_json::json!({"reason": reason}),
+    )?;
+    secrets::issue(
+        conn,
+        merchant_id,
+        secret,
+        secrets::IssueReason::Reinstatement,
+        ctx.secret_ttl_secs,
+        0,
+        ctx.actor,
+        ctx.now,
+    )?;
+    outbox::enqueue(
+        conn,
+        &(ctx.notify)(&merchant, merchant.key_id.as_deref()),
+        ctx.now,
+    )?;
     Ok(Decided::Done {
         status: next,
         key_id: merchant.key_id,

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/5_deliveries.sql"),
     include_str!("migrations/6_delivery_health.sql"),
     include_str!("migrations/7_order_emails.sql"),
+    include_str!("migrations/8_accounts.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -140,5 +141,46 @@ mod tests {
         insert("evt_2", "gh", "d1").unwrap();
         assert!(insert("evt_3", "gh", "d1").is_err(), "the same id twice");
         insert("evt_4", "stripe", "d1").unwrap();
+    }
+
+    /// The accounts migration (8_accounts.sql) keeps the admin tokens minted before it: each
+    /// gets an id to be listed and revoked by, the name "token", and no expiry.
+    #[test]
+    fn the_accounts_migration_keeps_existing_admin_tokens() {
+        let accounts = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("password_reset_codes"))
+            .unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..accounts] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", accounts as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO admins (id, email, password_hash, created_at) VALUES ('adm_1','a@b.c','x',1);
+             INSERT INTO admin_tokens (token_hash, admin_id, created_at) VALUES (x'01','adm_1',1);
+             INSERT INTO admin_tokens (token_hash, admin_id, created_at) VALUES (x'02','adm_1',2);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let tokens = crate::store::admins::tokens(&conn, Some("adm_1")).unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.id.starts_with("tok_") && t.id.len() == 16)
+        );
+        assert_ne!(tokens[0].id, tokens[1].id);
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.name == "token" && t.expires_at.is_none())
+        );
+        assert!(
+            crate::store::admins::admin_for_token(&conn, &[1], i64::MAX)
+                .unwrap()
+                .is_some()
+        );
     }
 }

@@ -90,6 +90,8 @@ pub enum IssueReason {
     Automatic,
     /// A signature arrived under an expired secret: a replacement is issued at once.
     Expired,
+    /// A revoked merchant was reinstated: a fresh secret, the revoked ones stay revoked.
+    Reinstatement,
 }
 
 impl IssueReason {
@@ -99,6 +101,7 @@ impl IssueReason {
             IssueReason::Manual => "manual",
             IssueReason::Automatic => "automatic",
             IssueReason::Expired => "expired",
+            IssueReason::Reinstatement => "reinstatement",
         }
     }
 }

@@ -88,6 +88,21 @@ pub fn delete(conn: &Connection, id_hash: &[u8]) -> StoreResult<()> {
     Ok(())
 }
 
+/// End every session of `kind` belonging to `subject_id`, except the one hashed as `keep`;
+/// returns how many ended.
+pub fn end_all_of(
+    conn: &Connection,
+    kind: SessionKind,
+    subject_id: &str,
+    keep: Option<&[u8]>,
+) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE subject_id = ?1 AND kind = ?2
+             AND (?3 IS NULL OR id_hash <> ?3)",
+        params![subject_id, kind.as_str(), keep],
+    )?)
+}
+
 pub(crate) const PURGE_IDLE: &str = "DELETE FROM sessions WHERE id_hash IN
      (SELECT id_hash FROM sessions WHERE last_seen_at < ?1 LIMIT ?2)";
 pub(crate) const PURGE_OLD: &str = "DELETE FROM sessions WHERE id_hash IN

@@ -1,9 +1,11 @@
 //! Integration tests: the real server on port 0 with a temp data dir, driven over HTTP, and the
 //! real binary for the CLI commands.
 
+mod access;
 mod accounts;
 mod admin;
 mod browser;
+mod browser_accounts;
 mod browser_forms;
 mod browser_phone;
 mod cli;

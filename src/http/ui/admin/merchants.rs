@@ -3,7 +3,7 @@
 use super::{Chrome, chrome};
 use crate::{
     app,
-    domain::secret::SecretState,
+    domain::{KycStatus, secret::SecretState},
     error::ApiError,
     http::{
         session::{AdminSession, verify_csrf},
@@ -109,6 +109,21 @@ struct MerchantPage {
     secrets: Vec<SecretRow>,
     events: Vec<EventRow>,
     confirm_revoke: bool,
+    /// Why the approval was revoked (the revoked submission's note).
+    revoked_reason: Option<String>,
+    /// The reinstate form's reason, and its error.
+    reinstate_reason: String,
+    reinstate_error: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+/// What a merchant page render varies by besides the merchant.
+#[derive(Default)]
+struct PageExtras {
+    confirm_revoke: bool,
+    reinstate_reason: String,
+    reinstate_error: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -123,13 +138,19 @@ async fn merchant_page(
     state: &AppState,
     s: &AdminSession,
     id: String,
-    confirm: bool,
-    error: Option<String>,
-    notice: Option<String>,
+    extras: PageExtras,
     status: StatusCode,
 ) -> UiResult {
     let file = app::records::merchant_file(state, &id).await?;
     let now = state.now();
+    let revoked_reason = match file.merchant.kyc_status {
+        KycStatus::Revoked => file
+            .kyc
+            .iter()
+            .find(|k| k.status == KycStatus::Revoked)
+            .and_then(|k| k.review_note.clone()),
+        _ => None,
+    };
     Ok(html(
         status,
         &MerchantPage {
@@ -159,9 +180,12 @@ async fn merchant_page(
                 })
                 .collect(),
             events: event_rows(&file.recent_events),
-            confirm_revoke: confirm,
-            error,
-            notice,
+            confirm_revoke: extras.confirm_revoke,
+            revoked_reason,
+            reinstate_reason: extras.reinstate_reason,
+            reinstate_error: extras.reinstate_error,
+            error: extras.error,
+            notice: extras.notice,
         },
     ))
 }
@@ -172,20 +196,18 @@ pub(super) async fn merchant(
     path: web::Path<String>,
     q: web::Query<MerchantQuery>,
 ) -> UiResult {
-    let notice = q
-        .done
-        .as_ref()
-        .map(|_| "Revoked: every signing secret of this merchant stopped verifying.".to_string());
-    merchant_page(
-        &state,
-        &s,
-        path.into_inner(),
-        q.confirm.as_deref() == Some("revoke"),
-        None,
+    let notice = q.done.as_deref().map(|done| match done {
+        "reinstated" => {
+            "Reinstated: the merchant is approved again and has a new signing secret.".to_string()
+        }
+        _ => "Revoked: every signing secret of this merchant stopped verifying.".to_string(),
+    });
+    let extras = PageExtras {
+        confirm_revoke: q.confirm.as_deref() == Some("revoke"),
         notice,
-        StatusCode::OK,
-    )
-    .await
+        ..Default::default()
+    };
+    merchant_page(&state, &s, path.into_inner(), extras, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -212,7 +234,39 @@ pub(super) async fn revoke(
             let e = ApiError::from(e);
             let (_, message) = form_error(e.clone());
             let message = message.unwrap_or_else(|| "A reason is required to revoke.".into());
-            merchant_page(&state, &s, id, true, Some(message), None, e.status).await
+            let extras = PageExtras {
+                confirm_revoke: true,
+                error: Some(message),
+                ..Default::default()
+            };
+            merchant_page(&state, &s, id, extras, e.status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn reinstate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    s: AdminSession,
+    path: web::Path<String>,
+    form: web::Form<ReasonForm>,
+) -> UiResult {
+    verify_csrf(&state, &req, &form.csrf)?;
+    let id = path.into_inner();
+    let actor = s.actor();
+    match app::kyc::reinstate_merchant(&state, &actor, &id, Some(&form.reason)).await {
+        Ok(()) => redirect(&format!("/admin/merchants/{id}?done=reinstated")),
+        Err(e @ (app::Error::Invalid(_) | app::Error::Refused(_))) => {
+            let e = ApiError::from(e);
+            let (errors, message) = form_error(e.clone());
+            let extras = PageExtras {
+                reinstate_reason: form.reason.clone(),
+                reinstate_error: errors.get("reason").map(|m| format!("The reason {m}.")),
+                error: message,
+                ..Default::default()
+            };
+            merchant_page(&state, &s, id, extras, e.status).await
         }
         Err(e) => Err(e.into()),
     }

@@ -7,6 +7,7 @@ use crate::{
 use actix_web::web;
 use serde::Deserialize;
 
+mod accounts;
 mod dashboard;
 mod destinations;
 mod kyc;
@@ -37,6 +38,10 @@ pub fn scope() -> actix_web::Scope {
         .route(
             "/merchants/{merchant_id}/revoke",
             web::post().to(merchants::revoke),
+        )
+        .route(
+            "/merchants/{merchant_id}/reinstate",
+            web::post().to(merchants::reinstate),
         )
         .route("/sources", web::get().to(sources::sources))
         .route("/sources", web::post().to(sources::create))
@@ -99,6 +104,15 @@ pub fn scope() -> actix_web::Scope {
         )
         .route("/events", web::get().to(records::events))
         .route("/events/{event_id}", web::get().to(records::event))
+        .route("/admins", web::get().to(accounts::admins))
+        .route("/tokens", web::get().to(accounts::tokens))
+        .route("/tokens", web::post().to(accounts::create_token))
+        .route(
+            "/tokens/{token_id}/revoke",
+            web::post().to(accounts::revoke_token),
+        )
+        .route("/password", web::get().to(accounts::password_form))
+        .route("/password", web::post().to(accounts::change_password))
         .route("/audit", web::get().to(records::audit))
         .route("/audit.csv", web::get().to(records::audit_csv))
         .route("/outbox", web::get().to(records::outbox))

@@ -106,6 +106,8 @@ struct DashboardPage {
     notice: Option<String>,
     error: Option<String>,
     review_note: Option<String>,
+    /// Why the approval was revoked, shown to a revoked merchant.
+    revoked_reason: Option<String>,
     can_submit: bool,
     form: KycFormView,
     /// The form shows values from before (an earlier submission or a refused one), so the
@@ -173,6 +175,13 @@ async fn render_dashboard(
         .find(|f| extras.errors.get(f).is_some())
         .unwrap_or_default();
     let order_emails = app::settings::order_emails(state, &m.id).await?;
+    let revoked_reason = match m.kyc_status {
+        KycStatus::Revoked => history
+            .iter()
+            .find(|h| h.status == KycStatus::Revoked)
+            .and_then(|h| h.review_note.clone()),
+        _ => None,
+    };
     let page = DashboardPage {
         csrf: s.browser.csrf(state),
         m: MerchantView {
@@ -183,6 +192,7 @@ async fn render_dashboard(
         notice: extras.notice,
         error: extras.error,
         review_note,
+        revoked_reason,
         can_submit,
         form_refilled: form.is_some(),
         form: form.unwrap_or_default(),

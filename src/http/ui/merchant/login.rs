@@ -34,6 +34,10 @@ pub(super) async fn login_form(
     let notice = match q.notice.as_deref() {
         Some("verified") => Some("Your email is verified. Log in to continue.".to_string()),
         Some("bye") => Some("You are logged out.".to_string()),
+        Some("reset") => Some(
+            "Your password is changed and every earlier session ended. Log in with the new one."
+                .to_string(),
+        ),
         _ => None,
     };
     let page = LoginPage {

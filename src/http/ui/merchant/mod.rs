@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 mod dashboard;
 mod login;
+mod password;
 mod settings;
 mod signup;
 mod snippets;
@@ -21,6 +22,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::login_form))
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
+        .route("/password/forgot", web::get().to(password::forgot_form))
+        .route("/password/forgot", web::post().to(password::forgot))
+        .route("/password/reset", web::get().to(password::reset_form))
+        .route("/password/reset", web::post().to(password::reset))
         .route("/kyc", web::post().to(dashboard::submit_kyc))
         .route(
             "/settings/order-emails",
