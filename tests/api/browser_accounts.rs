@@ -26,7 +26,7 @@ async fn a_merchant_resets_a_forgotten_password_in_the_browser() {
     // Signed in on one device...
     let office = driver.browser().await;
     log_in(&office, &base, email, PASSWORD).await;
-    wait_for_text(&office, "#kyc-status", "none").await;
+    wait_for_text(&office, "#kyc-status", "Not submitted").await;
 
     // ...and locked out on another: "Forgot password?" on the login page.
     let phone = driver.browser().await;
@@ -69,7 +69,7 @@ async fn a_merchant_resets_a_forgotten_password_in_the_browser() {
         .fill("input[name=password]", "a brand new passphrase")
         .await;
     phone.click("#login").await;
-    wait_for_text(&phone, "#kyc-status", "none").await;
+    wait_for_text(&phone, "#kyc-status", "Not submitted").await;
     office.goto(&format!("{base}/")).await;
     wait_for_text(&office, "h1", "Merchant login").await;
     assert!(office.current_url().await.ends_with("/login"));
