@@ -93,6 +93,18 @@ impl KycStatus {
     pub fn parse(s: &str) -> Option<KycStatus> {
         KycStatus::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The status as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            KycStatus::None => "Not submitted",
+            KycStatus::Pending => "Waiting for review",
+            KycStatus::Approved => "Approved",
+            KycStatus::Rejected => "Rejected",
+            KycStatus::ChangesRequested => "Changes requested",
+            KycStatus::Revoked => "Revoked",
+        }
+    }
 }
 
 impl fmt::Display for KycStatus {

@@ -331,3 +331,24 @@ async fn the_dashboard_charts_span_a_day_a_week_or_a_month() {
         1
     );
 }
+
+/// KYC statuses read as words in the console, never as their stored codes.
+#[tokio::test]
+async fn the_console_shows_kyc_statuses_as_words() {
+    let app = spawn_app().await;
+    let token = app.verified_merchant("words@acme.example").await;
+    let submitted = app.submit_kyc(&token, pdf()).await;
+    assert_eq!(submitted.status, StatusCode::CREATED);
+    let admin = app.admin_browser().await;
+    let queue = admin.page("/admin/kyc").await;
+    assert!(queue.contains(">Waiting for review</span>"), "{queue}");
+    assert!(
+        queue.contains(">Changes requested</option>"),
+        "the filter in words"
+    );
+    let merchants = admin.page("/admin/merchants").await;
+    assert!(merchants.contains(">Waiting for review</span>"));
+    for page in [&queue, &merchants] {
+        assert!(!page.contains(">changes_requested<") && !page.contains(">pending</span>"));
+    }
+}

@@ -182,7 +182,7 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     assert_eq!(document.bytes().await.unwrap().to_vec(), pdf());
     admin.screenshot(shot("admin-kyc-review")).await;
     admin.click("#approve").await;
-    wait_for_text(&admin, "#kyc-status", "approved").await;
+    wait_for_text(&admin, "#kyc-status", "Approved").await;
     admin.goto(&format!("{base}/admin/audit")).await;
     wait_for_text(&admin, "table", "Kyc approved").await;
 

@@ -150,6 +150,12 @@ pub fn when(ts: i64) -> String {
         .unwrap_or(s)
 }
 
+/// A stored KYC status (`changes_requested`) as people read it ("Changes requested"); for the
+/// templates, which hold statuses as text.
+pub fn kyc_label(status: &str) -> &'static str {
+    crate::domain::KycStatus::parse(status).map_or("Unknown", crate::domain::KycStatus::label)
+}
+
 /// Format unix milliseconds for people (UTC, seconds).
 pub fn when_ms(ms: i64) -> String {
     let s = crate::clock::rfc3339_ms(ms);

@@ -71,18 +71,6 @@ const KYC_FIELDS: [&str; 6] = [
     "document",
 ];
 
-/// A KYC status as the merchant reads it.
-fn kyc_status_label(status: KycStatus) -> &'static str {
-    match status {
-        KycStatus::None => "Not submitted",
-        KycStatus::Pending => "Waiting for review",
-        KycStatus::Approved => "Approved",
-        KycStatus::Rejected => "Rejected",
-        KycStatus::ChangesRequested => "Changes requested",
-        KycStatus::Revoked => "Revoked",
-    }
-}
-
 struct OrderRow {
     id: String,
     reference: String,
@@ -187,7 +175,7 @@ async fn render_dashboard(
         m: MerchantView {
             business_name: m.business_name.clone(),
             kyc_status: m.kyc_status.as_str(),
-            kyc_status_label: kyc_status_label(m.kyc_status),
+            kyc_status_label: m.kyc_status.label(),
         },
         notice: extras.notice,
         error: extras.error,
