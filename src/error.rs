@@ -287,50 +287,37 @@ fn source_refusal(refusal: Refusal, kind: Kind) -> ApiError {
 }
 
 fn rejection(r: Rejection) -> ApiError {
-    let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+    let code = r.code();
+    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
     match r {
-        Rejection::MissingHeaders(names) => unauthorized(
-            "missing_signature",
-            &format!("Missing header(s): {}.", names.join(", ")),
-        ),
-        Rejection::WebhookIdTooLong => unauthorized(
-            "missing_signature",
-            "webhook-id is longer than 256 characters.",
-        ),
-        Rejection::UnknownKeyId => {
-            unauthorized("invalid_api_key", "The X-API-Key is not a known key id.")
+        Rejection::MissingHeaders(names) => {
+            unauthorized(&format!("Missing header(s): {}.", names.join(", ")))
         }
+        Rejection::WebhookIdTooLong => unauthorized("webhook-id is longer than 256 characters."),
+        Rejection::UnknownKeyId => unauthorized("The X-API-Key is not a known key id."),
         Rejection::KycNotApproved => ApiError::forbidden(
-            "kyc_not_approved",
+            code,
             "This merchant's KYC is not approved; webhooks are refused.",
         ),
-        Rejection::MalformedTimestamp => unauthorized(
-            "timestamp_out_of_tolerance",
-            "webhook-timestamp must be unix seconds.",
-        ),
+        Rejection::MalformedTimestamp => unauthorized("webhook-timestamp must be unix seconds."),
         Rejection::TimestampOutOfTolerance => unauthorized(
-            "timestamp_out_of_tolerance",
             "webhook-timestamp is outside the accepted window; check the sender's clock.",
         ),
-        Rejection::InvalidSignature => unauthorized(
-            "invalid_signature",
-            "The webhook-signature does not match the body.",
-        ),
+        Rejection::InvalidSignature => {
+            unauthorized("The webhook-signature does not match the body.")
+        }
         Rejection::SecretExpired => unauthorized(
-            "secret_expired",
             "This webhook was signed with an expired secret; a new secret has been generated. \
              Fetch it from your dashboard or GET /api/v1/webhook/secret/ and sign with it.",
         ),
         Rejection::UnsupportedMediaType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            code,
             "Send the webhook body as application/json.",
         ),
-        Rejection::InvalidJson => {
-            ApiError::bad_request("invalid_json", "The body is not valid JSON.")
-        }
+        Rejection::InvalidJson => ApiError::bad_request(code, "The body is not valid JSON."),
         Rejection::IdempotencyConflict => ApiError::conflict(
-            "idempotency_conflict",
+            code,
             "This webhook-id was already used with a different body.",
         ),
     }

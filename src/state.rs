@@ -2,7 +2,10 @@
 //! and counters. Built once by `startup`, cloned cheaply into every handler and job.
 
 use crate::{
-    app::{destinations::Routes, health::Readiness, keys::KeyCache, source_ingest::SourceCache},
+    app::{
+        destinations::Routes, failures::FailureLog, health::Readiness, keys::KeyCache,
+        source_ingest::SourceCache,
+    },
     clock::Clock,
     config::Config,
     crypto::Crypto,
@@ -29,6 +32,8 @@ pub struct AppState {
     pub routes: Arc<Routes>,
     /// Wakes the delivery worker: an event queued deliveries, or an attempt finished.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// Webhooks refused before authentication, waiting to be written.
+    pub failures: Arc<FailureLog>,
 }
 
 impl AppState {
@@ -47,6 +52,7 @@ impl AppState {
             sources: Arc::new(SourceCache::default()),
             routes: Arc::new(Routes::default()),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
+            failures: Arc::new(FailureLog::default()),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::{
     AppResult, Error, Missing,
-    paging::{Page, PageRequest},
+    paging::{Page, PageRequest, Side, TwoWayPage, Window},
 };
 use crate::{
     clock,
@@ -69,7 +69,7 @@ pub fn filter(
         topic,
         outcome,
         since_ms,
-        before_seq: None,
+        ..Default::default()
     })
 }
 
@@ -105,4 +105,40 @@ pub async fn get(state: &AppState, event_id: &str) -> AppResult<(Event, Option<O
         })
         .await?
         .ok_or(Error::NotFound(Missing::Event))
+}
+
+/// One page of events matching `filter`, older or newer than the window's cursor.
+pub async fn page(
+    state: &AppState,
+    mut filter: EventFilter,
+    w: Window<i64>,
+) -> AppResult<TwoWayPage<Event>> {
+    match w.side {
+        Side::Older => filter.before_seq = w.cursor,
+        Side::Newer => filter.after_seq = w.cursor,
+    }
+    let limit = w.limit;
+    let items = state
+        .store
+        .read(move |c| orders::list_events(c, &filter, limit + 1))
+        .await?;
+    Ok(TwoWayPage::from_overfetch(items, &w, |e| e.seq.to_string()))
+}
+
+/// One of a merchant's own events with its body; another merchant's is not found.
+pub async fn get_own(state: &AppState, merchant_id: &str, event_id: &str) -> AppResult<Event> {
+    let id = event_id.to_string();
+    let event = state.store.read(move |c| orders::get_event(c, &id)).await?;
+    event
+        .filter(|e| e.merchant_id.as_deref() == Some(merchant_id))
+        .ok_or(Error::NotFound(Missing::Event))
+}
+
+/// Parse a `webhook-id` search: at most 256 characters, empty for none.
+pub fn webhook_id_search(raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.len() <= crate::domain::signature::MAX_WEBHOOK_ID => Ok(Some(s.to_string())),
+        Some(_) => Err(Violation::new("webhook_id", "must be at most 256 characters").into()),
+    }
 }

@@ -43,6 +43,25 @@ pub enum Rejection {
     IdempotencyConflict,
 }
 
+impl Rejection {
+    /// The error code a client is answered with, and the reason a refusal is recorded under.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::MissingHeaders(_) | Rejection::WebhookIdTooLong => "missing_signature",
+            Rejection::UnknownKeyId => "invalid_api_key",
+            Rejection::KycNotApproved => "kyc_not_approved",
+            Rejection::MalformedTimestamp | Rejection::TimestampOutOfTolerance => {
+                "timestamp_out_of_tolerance"
+            }
+            Rejection::InvalidSignature => "invalid_signature",
+            Rejection::SecretExpired => "secret_expired",
+            Rejection::UnsupportedMediaType => "unsupported_media_type",
+            Rejection::InvalidJson => "invalid_json",
+            Rejection::IdempotencyConflict => "idempotency_conflict",
+        }
+    }
+}
+
 /// The signature headers of a request, as sent (trimmed; empty counts as missing).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SignedHeaders<'a> {
@@ -116,6 +135,9 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
         Ok(ok) => ok,
         Err(e) => {
             state.limits.ip_failed(w.ip)?;
+            if let Error::Webhook(r) = &e {
+                note_refusal(state, &w, r.code()).await;
+            }
             return Err(e);
         }
     };
@@ -139,6 +161,7 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
         body: w.body.to_vec(),
         duration_us: w.started.elapsed().as_micros() as i64,
         headers: w.recorded_headers,
+        violations: None,
     };
     let parsed = if !w.is_json {
         Err(Error::Webhook(Rejection::UnsupportedMediaType))
@@ -150,6 +173,10 @@ pub async fn receive(state: &AppState, w: Inbound<'_>) -> AppResult<Accepted> {
     let order = match parsed {
         Ok(order) => order,
         Err(e) => {
+            let mut incoming = incoming;
+            if let Error::Invalid(violations) = &e {
+                incoming.violations = serde_json::to_string(violations).ok();
+            }
             record_rejection(state, incoming, reason_code(&e)).await;
             return Err(e);
         }
@@ -262,10 +289,43 @@ async fn authenticate(
 /// The reason recorded with an authenticated but refused webhook.
 fn reason_code(e: &Error) -> &'static str {
     match e {
-        Error::Webhook(Rejection::UnsupportedMediaType) => "unsupported_media_type",
-        Error::Webhook(Rejection::InvalidJson) => "invalid_json",
+        Error::Webhook(r) => r.code(),
         _ => "validation_failed",
     }
+}
+
+/// Note a request refused before authentication, for the merchant its key id names (none when
+/// the key id is unknown or missing: then only admins see it). Never its body.
+async fn note_refusal(state: &AppState, w: &Inbound<'_>, reason: &'static str) {
+    refused_unread(state, w.ip, w.headers, &w.recorded_headers, reason).await;
+}
+
+/// Note a request refused before authentication, also one whose body was never read (too
+/// large): the same record as a failed signature.
+pub async fn refused_unread(
+    state: &AppState,
+    ip: IpAddr,
+    headers: SignedHeaders<'_>,
+    recorded_headers: &str,
+    reason: &'static str,
+) {
+    let key_id = headers.key_id.filter(|k| !k.is_empty());
+    // An unknown key id is cached as such, so an attacker's spray costs no read per request.
+    let merchant = match key_id {
+        Some(k) => state.keys.lookup(state, k).await.ok().flatten(),
+        None => None,
+    };
+    super::failures::note(
+        state,
+        super::failures::Refused {
+            merchant_id: merchant.as_ref().map(|m| m.merchant_id.as_str()),
+            reason,
+            client_ip: ip.to_string(),
+            key_id,
+            webhook_id: headers.webhook_id,
+            headers: recorded_headers,
+        },
+    );
 }
 
 /// The answer already given to this `webhook-id`, when it came with the same body.

@@ -12,6 +12,7 @@ pub mod delivery_health;
 pub mod destinations;
 pub mod dispatch;
 pub mod events;
+pub mod failures;
 pub mod health;
 pub mod ingest;
 pub mod keys;

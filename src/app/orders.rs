@@ -1,10 +1,13 @@
 //! A merchant's orders with their status history.
 
-use super::{AppResult, Error, Missing, paging::Page};
+use super::{
+    AppResult, Error, Missing,
+    paging::{Page, Side, TwoWayPage, Window},
+};
 use crate::{
     domain::{Violation, order::TrackingStatus},
     state::AppState,
-    store::orders::{self, Order},
+    store::orders::{self, Order, OrderFilter},
 };
 
 /// Parse an optional tracking-status filter (any case).
@@ -41,4 +44,40 @@ pub async fn get(state: &AppState, merchant_id: &str, order_id: &str) -> AppResu
         .read(move |c| orders::get(c, &mid, &oid))
         .await?
         .ok_or(Error::NotFound(Missing::Order))
+}
+
+/// An order id as a cursor: `ord_` and letters or digits, as `store::new_id` makes them.
+pub fn order_cursor(c: &str) -> Option<String> {
+    let rest = c.strip_prefix("ord_")?;
+    (!rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| c.to_string())
+}
+
+/// Parse a search of the orders list (an order id, a reference or an email): at most 256
+/// characters, empty for none.
+pub fn search_text(raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.len() <= 256 => Ok(Some(s.to_string())),
+        Some(_) => Err(Violation::new("q", "must be at most 256 characters").into()),
+    }
+}
+
+/// One page of a merchant's orders matching `filter`, older or newer than the window's cursor.
+pub async fn page(
+    state: &AppState,
+    merchant_id: &str,
+    mut filter: OrderFilter,
+    w: Window<String>,
+) -> AppResult<TwoWayPage<Order>> {
+    match w.side {
+        Side::Older => filter.before_id = w.cursor.clone(),
+        Side::Newer => filter.after_id = w.cursor.clone(),
+    }
+    let (id, limit) = (merchant_id.to_string(), w.limit);
+    let items = state
+        .store
+        .read(move |c| orders::search(c, &id, &filter, limit + 1))
+        .await?;
+    Ok(TwoWayPage::from_overfetch(items, &w, |o| o.id.clone()))
 }

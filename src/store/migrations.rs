@@ -3,28 +3,38 @@
 use super::{StoreError, StoreResult};
 use rusqlite::Connection;
 
-/// Migration 1 is `schema.sql`; append later migrations to this list, never edit old ones.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../schema.sql"),
+/// Migration 1 is `schema.sql`; append later migrations to this list, never edit old ones. Each
+/// carries its number: migrations are written on parallel branches, and a number taken by another
+/// branch must not shift this one. Merged, they run from 1 without a gap (see
+/// `migration_numbers_run_from_one_without_a_gap`).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../schema.sql")),
     // 2: an email carrying a one-time code is kept readable only until it is sent or the code
     // expires (`redact_at`), then its subject and body are replaced.
-    "ALTER TABLE outbox ADD COLUMN redact_at INTEGER;
-     CREATE INDEX outbox_redact ON outbox (redact_at) WHERE redact_at IS NOT NULL;",
+    (
+        2,
+        "ALTER TABLE outbox ADD COLUMN redact_at INTEGER;
+         CREATE INDEX outbox_redact ON outbox (redact_at) WHERE redact_at IS NOT NULL;",
+    ),
     // 3: every query of the background jobs follows an index, so they cost the same on a
     // database of millions of rows (see `job_queries_follow_indexes`).
-    "CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
-     CREATE INDEX sessions_by_created ON sessions (created_at);
-     CREATE INDEX secrets_live_by_expiry ON webhook_secrets (expires_at)
-         WHERE superseded_at IS NULL AND revoked_at IS NULL;",
-    include_str!("migrations/4_sources.sql"),
-    include_str!("migrations/5_deliveries.sql"),
-    include_str!("migrations/6_delivery_health.sql"),
-    include_str!("migrations/7_order_emails.sql"),
-    include_str!("migrations/8_accounts.sql"),
+    (
+        3,
+        "CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
+         CREATE INDEX sessions_by_created ON sessions (created_at);
+         CREATE INDEX secrets_live_by_expiry ON webhook_secrets (expires_at)
+             WHERE superseded_at IS NULL AND revoked_at IS NULL;",
+    ),
+    (4, include_str!("migrations/4_sources.sql")),
+    (5, include_str!("migrations/5_deliveries.sql")),
+    (6, include_str!("migrations/6_delivery_health.sql")),
+    (7, include_str!("migrations/7_order_emails.sql")),
+    (8, include_str!("migrations/8_accounts.sql")),
+    (9, include_str!("migrations/9_merchant_debug.sql")),
 ];
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The schema version this binary writes: the number of its last migration.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Bring the database up to `SCHEMA_VERSION`; refuse a database from a newer binary.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -35,8 +45,8 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
              {SCHEMA_VERSION}; run a newer hookgate"
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as i64 + 1;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let version = *version;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version)?;
@@ -63,6 +73,17 @@ mod tests {
             .unwrap();
         let err = migrate(&mut conn).unwrap_err();
         assert!(err.to_string().contains("newer than this binary"));
+    }
+
+    /// Numbers only grow, so `user_version` orders them. They may skip a number only while the
+    /// branch that owns it is not merged yet: a database migrated past a gap would never get the
+    /// skipped migration, so a release must have them all (1, 2, ..., SCHEMA_VERSION).
+    #[test]
+    fn migration_numbers_run_from_one_without_a_gap() {
+        // A database migrated past a missing number would never get it: no gaps on main.
+        for (i, (number, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*number, i as i64 + 1, "migration {number} at position {}", i + 1);
+        }
     }
 
     #[test]
@@ -108,7 +129,7 @@ mod tests {
     #[test]
     fn migration_4_keeps_the_events_and_dedups_source_events() {
         let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..3] {
+        for (_, sql) in &MIGRATIONS[..3] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 3).unwrap();

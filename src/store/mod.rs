@@ -8,6 +8,7 @@ pub mod audit;
 pub mod deliveries;
 pub mod delivery_stats;
 pub mod destinations;
+pub mod failures;
 pub mod kyc;
 pub mod maintenance;
 pub mod metrics;

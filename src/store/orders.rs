@@ -21,6 +21,8 @@ pub struct IncomingWebhook {
     pub duration_us: i64,
     /// JSON of the non-secret request headers (never the signature).
     pub headers: String,
+    /// JSON `[{field, message}]` of a webhook refused for its payload's violations.
+    pub violations: Option<String>,
 }
 
 /// What storing a webhook did.
@@ -183,8 +185,8 @@ fn insert_event(
 ) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO events (id, merchant_id, webhook_id, topic, received_at_ms, client_ip, body,
-             body_hash, outcome, reason, order_id, duration_us, headers)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             body_hash, outcome, reason, order_id, duration_us, headers, violations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         w.event_id,
@@ -199,7 +201,8 @@ fn insert_event(
         reason,
         order_id,
         w.duration_us,
-        w.headers
+        w.headers,
+        w.violations
     ])?;
     Ok(())
 }
@@ -289,6 +292,51 @@ pub fn list(
     orders.into_iter().map(|o| with_history(conn, o)).collect()
 }
 
+/// Which of a merchant's orders a page shows.
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    /// An order id, the merchant's reference or the customer's email (any case), exactly.
+    pub search: Option<String>,
+    /// Older than this order id, newest first.
+    pub before_id: Option<String>,
+    /// Newer than this order id: read oldest first (the caller turns the page).
+    pub after_id: Option<String>,
+}
+
+/// A merchant's orders matching `f`, newest first (oldest first with `after_id`).
+pub fn search(
+    conn: &Connection,
+    merchant_id: &str,
+    f: &OrderFilter,
+    limit: u32,
+) -> StoreResult<Vec<Order>> {
+    let order = if f.after_id.is_some() { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1
+           AND (?2 IS NULL OR tracking_status = ?2)
+           AND (?3 IS NULL OR id = ?3 OR merchant_reference = ?3
+                OR customer_email = ?3 COLLATE NOCASE)
+           AND (?4 IS NULL OR id < ?4) AND (?5 IS NULL OR id > ?5)
+         ORDER BY id {order} LIMIT ?6"
+    );
+    let orders: Vec<Order> = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            params![
+                merchant_id,
+                f.status,
+                f.search,
+                f.before_id,
+                f.after_id,
+                limit
+            ],
+            order_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    orders.into_iter().map(|o| with_history(conn, o)).collect()
+}
+
 /// One order of one merchant (another merchant's order is not found).
 pub fn get(conn: &Connection, merchant_id: &str, order_id: &str) -> StoreResult<Option<Order>> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1 AND merchant_id = ?2");
@@ -327,6 +375,8 @@ pub struct Event {
     pub headers: String,
     /// Who sent a source's event (a phone number), for its sender rate.
     pub sender: Option<String>,
+    /// JSON `[{field, message}]` of a webhook refused with 422.
+    pub violations: Option<String>,
     pub body: Option<Vec<u8>>,
 }
 
@@ -341,10 +391,14 @@ pub struct EventFilter {
     pub outcome: Option<String>,
     pub since_ms: Option<i64>,
     pub before_seq: Option<i64>,
+    /// Newer than this sequence number: the page is read oldest first (the caller turns it).
+    pub after_seq: Option<i64>,
+    /// The sender's `webhook-id`, exactly.
+    pub webhook_id: Option<String>,
 }
 
 const EVENT_COLUMNS: &str = "seq, id, merchant_id, webhook_id, topic, received_at_ms, client_ip, \
-    outcome, reason, order_id, duration_us, headers, source, sender";
+    outcome, reason, order_id, duration_us, headers, source, sender, violations";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
@@ -362,11 +416,12 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         headers: r.get(11)?,
         source: r.get(12)?,
         sender: r.get(13)?,
+        violations: r.get(14)?,
         body: None,
     })
 }
 
-/// Events newest first. A provider source's events are found through their own partial index
+/// Events newest first (oldest first with `after_seq`). A provider source's events are found through their own partial index
 /// (`events_by_source`), whose condition the query must repeat literally to use it.
 pub fn list_events(conn: &Connection, f: &EventFilter, limit: u32) -> StoreResult<Vec<Event>> {
     let by_source = match f.source.as_deref() {
@@ -374,12 +429,13 @@ pub fn list_events(conn: &Connection, f: &EventFilter, limit: u32) -> StoreResul
         Some("orders") => "AND source = 'orders'",
         Some(_) => "AND source = ?6 AND source <> 'orders'",
     };
+    let order = if f.after_seq.is_some() { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events
          WHERE (?1 IS NULL OR merchant_id = ?1) AND (?2 IS NULL OR outcome = ?2)
-           AND (?3 IS NULL OR received_at_ms >= ?3) AND seq < ?4
-           AND (?7 IS NULL OR topic = ?7) {by_source}
-         ORDER BY seq DESC LIMIT ?5"
+           AND (?3 IS NULL OR received_at_ms >= ?3) AND seq < ?4 AND seq > ?8
+           AND (?7 IS NULL OR topic = ?7) AND (?9 IS NULL OR webhook_id = ?9) {by_source}
+         ORDER BY seq {order} LIMIT ?5"
     );
     let rows = conn
         .prepare_cached(&sql)?
@@ -391,7 +447,9 @@ pub fn list_events(conn: &Connection, f: &EventFilter, limit: u32) -> StoreResul
                 f.before_seq.unwrap_or(i64::MAX),
                 limit,
                 f.source,
-                f.topic
+                f.topic,
+                f.after_seq.unwrap_or(0),
+                f.webhook_id
             ],
             event_row,
         )?
@@ -404,7 +462,7 @@ pub fn get_event(conn: &Connection, event_id: &str) -> StoreResult<Option<Event>
     let sql = format!("SELECT {EVENT_COLUMNS}, body FROM events WHERE id = ?1");
     Ok(optional(conn.query_row(&sql, [event_id], |r| {
         let mut e = event_row(r)?;
-        e.body = r.get(14)?;
+        e.body = r.get(15)?;
         Ok(e)
     }))?)
 }

@@ -48,15 +48,25 @@ async fn pipeline(
     payload: web::Payload,
     started: Instant,
 ) -> Result<Accepted, ApiError> {
-    let body = read_body(req, payload, state.config.max_body).await?;
+    let headers = SignedHeaders {
+        key_id: header_str(req, "X-API-Key"),
+        webhook_id: header_str(req, "webhook-id"),
+        timestamp: header_str(req, "webhook-timestamp"),
+        signature: header_str(req, "webhook-signature"),
+    };
+    let body = match read_body(req, payload, state.config.max_body).await {
+        Ok(body) => body,
+        Err(e) => {
+            // Refused unread: recorded like a failed signature, so the list shows every
+            // rejection the chart counts.
+            let ip = client_ip(req);
+            app::ingest::refused_unread(state, ip, headers, &recorded_headers(req), e.code).await;
+            return Err(e);
+        }
+    };
     let inbound = Inbound {
         ip: client_ip(req),
-        headers: SignedHeaders {
-            key_id: header_str(req, "X-API-Key"),
-            webhook_id: header_str(req, "webhook-id"),
-            timestamp: header_str(req, "webhook-timestamp"),
-            signature: header_str(req, "webhook-signature"),
-        },
+        headers,
         is_json: has_json_content_type(req),
         body: &body,
         recorded_headers: recorded_headers(req),
