@@ -175,3 +175,64 @@ pub fn query_escape(s: &str) -> String {
         })
         .collect()
 }
+
+/// The links of a two-way page: (newer, older), each made by `link(side, cursor)`.
+pub fn pager<T>(
+    page: Option<&crate::app::paging::TwoWayPage<T>>,
+    link: impl Fn(&str, &str) -> String,
+) -> (Option<String>, Option<String>) {
+    let side = |cursor: Option<&String>, name| cursor.map(|c| link(name, c));
+    match page {
+        Some(p) => (
+            side(p.newer.as_ref(), "newer"),
+            side(p.older.as_ref(), "older"),
+        ),
+        None => (None, None),
+    }
+}
+
+/// Violations of a page's filters, as one sentence.
+pub fn violations_text(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{} {}", v.field, v.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A stored body for reading: pretty JSON, or the text as it came.
+pub fn pretty_body(raw: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+/// The stored JSON of an event's headers as (name, value) pairs, sorted by name.
+pub fn header_pairs(json: &str) -> Vec<(String, String)> {
+    serde_json::from_str::<std::collections::BTreeMap<String, String>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// A stored code as words for people: `validation_failed` → "Validation failed",
+/// `OUT_FOR_DELIVERY` → "Out for delivery".
+pub fn words(code: &str) -> String {
+    let spaced = code.replace(['_', '.'], " ").to_lowercase();
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(super::words("OUT_FOR_DELIVERY"), "Out for delivery");
+        assert_eq!(super::words("validation_failed"), "Validation failed");
+        assert_eq!(super::words(""), "");
+    }
+}

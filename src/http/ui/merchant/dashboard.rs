@@ -9,7 +9,7 @@ use crate::{
     error::{ApiError, Violation},
     http::{
         session::{MerchantSession, verify_csrf},
-        ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms},
+        ui::{FieldErrors, UiResult, form_error, html, redirect, when, when_ms, words},
         upload::read_form,
     },
     state::AppState,
@@ -204,11 +204,11 @@ async fn render_dashboard(
                 id: o.id.clone(),
                 reference: o.merchant_reference.clone().unwrap_or_default(),
                 customer: format!("{} <{}>", o.customer_name, o.customer_email),
-                status: o.tracking_status.clone(),
+                status: words(&o.tracking_status),
                 history: o
                     .history
                     .iter()
-                    .map(|h| format!("{} {}", when(h.at), h.status))
+                    .map(|h| format!("{} {}", when(h.at), words(&h.status)))
                     .collect::<Vec<_>>()
                     .join(" → "),
             })
@@ -219,7 +219,7 @@ async fn render_dashboard(
                 received: when_ms(e.received_at_ms),
                 webhook_id: e.webhook_id.clone(),
                 outcome: e.outcome.clone(),
-                reason: e.reason.clone(),
+                reason: words(&e.reason),
             })
             .collect(),
         key_id,

@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 mod dashboard;
+mod events;
 mod login;
+mod orders;
 mod password;
 mod settings;
 mod signup;
@@ -32,7 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(settings::set_order_emails),
         )
         .route("/secret/reveal", web::post().to(dashboard::reveal))
-        .route("/secret/rotate", web::post().to(dashboard::rotate));
+        .route("/secret/rotate", web::post().to(dashboard::rotate))
+        .route("/orders", web::get().to(orders::orders))
+        .route("/events", web::get().to(events::events))
+        .route("/events/{event_id}", web::get().to(events::event));
 }
 
 /// The query of the verify and login pages: the email to prefill and what to tell the user.
