@@ -70,6 +70,25 @@ impl Bucket {
         self.last_received_at = Some(now);
     }
 
+    /// Rejections of the webhook itself: every one is listed for admins, as a stored event or a
+    /// refusal before authentication (see `TURNED_AWAY` for the others).
+    pub fn webhook_rejections(&self) -> u64 {
+        self.rejected
+            .iter()
+            .filter(|(code, _)| !TURNED_AWAY.contains(&code.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests turned away before their webhook was judged: over a limit, or hookgate's own
+    /// failure.
+    pub fn turned_away(&self) -> u64 {
+        TURNED_AWAY
+            .iter()
+            .filter_map(|code| self.rejected.get(*code))
+            .sum()
+    }
+
     /// Requests answered 2xx (new, updated, duplicate).
     pub fn succeeded(&self) -> u64 {
         self.created + self.updated + self.duplicates
@@ -120,6 +139,10 @@ impl Bucket {
         (self.received > 0).then(|| self.latency_sum_us as f64 / self.received as f64 / 1000.0)
     }
 }
+
+/// Codes of requests turned away without judging the webhook: rate limits (counted, never
+/// recorded one by one) and storage or internal failures (which cannot be recorded).
+pub const TURNED_AWAY: [&str; 3] = ["rate_limited", "storage_unavailable", "internal_error"];
 
 /// Start of the hour containing `ts`.
 pub fn hour_of(ts: i64) -> i64 {

@@ -85,13 +85,15 @@ pub(super) async fn dashboard(
     let get =
         |f: &dyn Fn(&Bucket) -> u64| -> Vec<u64> { hours.iter().map(|(_, b)| f(b)).collect() };
     let accepted = get(&|b| b.created + b.updated);
-    let rejected = get(&|b| b.rejected.values().sum());
+    // Rejections as the event list shows them; limits and storage failures apart.
+    let rejected = get(&|b| b.webhook_rejections());
     let duplicates = get(&|b| b.duplicates);
     let per: &'static str = match per_bar {
         1 => "per hour",
         24 => "per day",
         _ => "per 6 hours",
     };
+    let turned_away = get(&|b| b.turned_away());
     let volume_chart = charts::stacked_bars(
         &format!("Webhooks {per}"),
         &labels,
@@ -110,6 +112,11 @@ pub(super) async fn dashboard(
                 label: "duplicate",
                 color: "#f9a825",
                 values: &duplicates,
+            },
+            charts::Series {
+                label: "rate limited or unavailable",
+                color: "#78909c",
+                values: &turned_away,
             },
         ],
     );

@@ -7,7 +7,7 @@ use crate::{
     error::ApiError,
     http::{
         session::{AdminSession, verify_csrf},
-        ui::{UiResult, form_error, html, page, redirect, when, when_ms},
+        ui::{UiResult, form_error, html, page, redirect, when, when_ms, words},
     },
     state::AppState,
     store::{self},
@@ -70,6 +70,8 @@ pub struct EventRow {
     pub topic: String,
     pub webhook_id: String,
     pub outcome: String,
+    /// The outcome as a word for people.
+    pub outcome_words: String,
     pub reason: String,
     pub received: String,
     pub response: String,
@@ -85,6 +87,7 @@ pub(super) fn event_rows(events: &[store::orders::Event]) -> Vec<EventRow> {
             topic: e.topic.clone(),
             webhook_id: e.webhook_id.clone(),
             outcome: e.outcome.clone(),
+            outcome_words: words(&e.outcome),
             reason: e.reason.clone(),
             received: when_ms(e.received_at_ms),
             response: format!("{:.2} ms", e.duration_us as f64 / 1000.0),

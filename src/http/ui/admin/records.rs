@@ -8,13 +8,29 @@ use crate::{
     app::{self, paging},
     http::{
         session::AdminSession,
-        ui::{UiResult, csv, page, query_escape, when, when_ms},
+        ui::{
+            UiResult, csv, header_pairs, page, pager, pretty_body, query_escape, violations_text, when,
+            when_ms,
+        },
     },
     state::AppState,
+    store::failures::FailureFilter,
 };
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
+
+/// A row of requests refused before authentication, in the admin's event list.
+struct FailureRow {
+    last_seen: String,
+    first_seen: String,
+    merchant_id: String,
+    key_id: String,
+    reason: String,
+    count: i64,
+    client_ip: String,
+    webhook_id: String,
+}
 
 #[derive(Template)]
 #[template(path = "admin/events.html")]
@@ -25,9 +41,12 @@ struct EventsPage {
     topic: String,
     status: String,
     since: String,
+    webhook_id: String,
     events: Vec<EventRow>,
-    next_cursor: Option<String>,
-    next_link: String,
+    older_link: Option<String>,
+    newer_link: Option<String>,
+    /// Shown when the filters include the order webhooks' rejections.
+    failures: Option<Vec<FailureRow>>,
     error: Option<String>,
 }
 
@@ -38,8 +57,16 @@ pub(super) struct EventsQuery {
     topic: Option<String>,
     status: Option<String>,
     since: Option<String>,
+    webhook_id: Option<String>,
+    /// The older page's cursor (`cursor` is its earlier name, kept for bookmarks).
+    older: Option<String>,
     cursor: Option<String>,
+    newer: Option<String>,
 }
+
+/// How many failure rows the admin list shows: every merchant keeps at most
+/// `KEPT_PER_MERCHANT`, and this many of the most recent are enough to act on.
+const FAILURES_SHOWN: u32 = 500;
 
 pub(super) async fn events(
     state: web::Data<AppState>,
@@ -47,56 +74,100 @@ pub(super) async fn events(
     q: web::Query<EventsQuery>,
 ) -> UiResult {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let (merchant_id, status, since, source, topic) = (
+    let (merchant_id, status, since, source, topic, webhook_id) = (
         text(&q.merchant_id),
         text(&q.status),
         text(&q.since),
         text(&q.source),
         text(&q.topic),
+        text(&q.webhook_id),
     );
-    let page_request = paging::request(Some(50), q.cursor.as_deref())?;
-    let next_link = format!(
-        "/admin/events?merchant_id={}&status={}&since={}&source={}&topic={}",
-        query_escape(&merchant_id),
-        query_escape(&status),
-        query_escape(&since),
-        query_escape(&source),
-        query_escape(&topic)
-    );
-    let (events, next_cursor, error) = match app::events::filter(
-        Some(&merchant_id),
-        Some(&status),
-        Some(&since),
-        Some(&source),
-        Some(&topic),
-    ) {
-        Ok(filter) => {
-            let found = app::events::list(&state, filter, page_request).await?;
-            (found.items, found.next_cursor, None)
-        }
-        Err(app::Error::Invalid(violations)) => (
-            Vec::new(),
+    let link = |side: &str, cursor: &str| {
+        format!(
+            "/admin/events?merchant_id={}&status={}&since={}&source={}&topic={}&webhook_id={}&{side}={}",
+            query_escape(&merchant_id),
+            query_escape(&status),
+            query_escape(&since),
+            query_escape(&source),
+            query_escape(&topic),
+            query_escape(&webhook_id),
+            query_escape(cursor)
+        )
+    };
+    let parsed = (|| {
+        let older = q.older.as_deref().or(q.cursor.as_deref());
+        let window = paging::window(Some(50), older, q.newer.as_deref(), paging::seq_cursor)?;
+        let mut filter = app::events::filter(
+            Some(&merchant_id),
+            Some(&status),
+            Some(&since),
+            Some(&source),
+            Some(&topic),
+        )?;
+        filter.webhook_id = app::events::webhook_id_search(Some(&webhook_id))?;
+        Ok::<_, app::Error>((filter, window))
+    })();
+    let (found, filter, error) = match parsed {
+        Ok((filter, window)) => (
+            Some(app::events::page(&state, filter.clone(), window).await?),
+            Some(filter),
             None,
-            Some(
-                violations
-                    .iter()
-                    .map(|v| format!("{} {}", v.field, v.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
         ),
+        Err(app::Error::Invalid(violations)) => (None, None, Some(violations_text(&violations))),
         Err(e) => return Err(e.into()),
     };
+    // Refusals before authentication are order webhooks' rejections: listed with the events
+    // whenever the filters take those in (on the first page only: they have their own order).
+    let failures = match &filter {
+        Some(f)
+            if f.outcome.as_deref() != Some("accepted")
+                && f.source.as_deref().is_none_or(|s| s == "orders")
+                && f.topic.as_deref().is_none_or(|t| t == "order.rejected")
+                && q.older.is_none()
+                && q.cursor.is_none()
+                && q.newer.is_none() =>
+        {
+            let rows = app::failures::list(
+                &state,
+                FailureFilter {
+                    merchant_id: f.merchant_id.clone(),
+                    webhook_id: f.webhook_id.clone(),
+                    since_ms: f.since_ms,
+                    reason: None,
+                },
+                FAILURES_SHOWN,
+            )
+            .await?;
+            Some(
+                rows.into_iter()
+                    .map(|r| FailureRow {
+                        last_seen: when_ms(r.last_at_ms),
+                        first_seen: when_ms(r.first_at_ms),
+                        merchant_id: r.merchant_id.unwrap_or_default(),
+                        key_id: r.key_id,
+                        reason: r.reason,
+                        count: r.count,
+                        client_ip: r.client_ip,
+                        webhook_id: r.webhook_id,
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let (newer_link, older_link) = pager(found.as_ref(), link);
     page(&EventsPage {
         chrome: chrome(&state, &s, "events"),
+        older_link,
+        newer_link,
+        events: event_rows(&found.map(|p| p.items).unwrap_or_default()),
         merchant_id,
         source,
         topic,
         status,
         since,
-        events: event_rows(&events),
-        next_cursor,
-        next_link,
+        webhook_id,
+        failures,
         error,
     })
 }
@@ -137,15 +208,8 @@ pub(super) async fn event(
         cursor: None,
     };
     let deliveries = app::deliveries::list(&state, None, Some(e.id.clone()), None, all).await?;
-    let raw = e.body.clone().unwrap_or_default();
-    let body = serde_json::from_slice::<serde_json::Value>(&raw)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned());
-    let headers = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&e.headers)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let body = pretty_body(e.body.as_deref().unwrap_or_default());
+    let headers = header_pairs(&e.headers);
     page(&EventPage {
         chrome: chrome(&state, &s, "events"),
         e: EventView {
