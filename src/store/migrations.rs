@@ -82,7 +82,12 @@ mod tests {
     fn migration_numbers_run_from_one_without_a_gap() {
         // A database migrated past a missing number would never get it: no gaps on main.
         for (i, (number, _)) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(*number, i as i64 + 1, "migration {number} at position {}", i + 1);
+            assert_eq!(
+                *number,
+                i as i64 + 1,
+                "migration {number} at position {}",
+                i + 1
+            );
         }
     }
 
@@ -170,10 +175,10 @@ mod tests {
     fn the_accounts_migration_keeps_existing_admin_tokens() {
         let accounts = MIGRATIONS
             .iter()
-            .position(|m| m.contains("password_reset_codes"))
+            .position(|(_, sql)| sql.contains("password_reset_codes"))
             .unwrap();
         let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..accounts] {
+        for (_, sql) in &MIGRATIONS[..accounts] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", accounts as i64)

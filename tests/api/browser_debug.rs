@@ -46,7 +46,7 @@ async fn a_merchant_sees_why_their_webhooks_fail_in_the_browser() {
     shop.fill("input[name=email]", "debug@acme.example").await;
     shop.fill("input[name=password]", PASSWORD).await;
     shop.click("#login").await;
-    wait_for_text(&shop, "#kyc-status", "approved").await;
+    wait_for_text(&shop, "#kyc-status", "Approved").await;
 
     // From the dashboard to the webhooks page and its recent failures panel.
     shop.click("#all-events").await;

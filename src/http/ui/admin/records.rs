@@ -9,8 +9,8 @@ use crate::{
     http::{
         session::AdminSession,
         ui::{
-            UiResult, csv, header_pairs, page, pager, pretty_body, query_escape, violations_text, when,
-            when_ms,
+            UiResult, csv, header_pairs, page, pager, pretty_body, query_escape, violations_text,
+            when, when_ms,
         },
     },
     state::AppState,
