@@ -66,6 +66,32 @@ pub async fn merchants(
         .await?)
 }
 
+/// The one merchant `text` names: its id, its email, or (part of) its business name or email.
+/// `Invalid` on `field` when none or several match.
+pub async fn find_merchant(state: &AppState, text: &str, field: &str) -> AppResult<String> {
+    let text = text.trim();
+    if text.starts_with("mer_") {
+        return Ok(text.to_string());
+    }
+    let found = merchants(state, Some(text.to_string()), 20).await?;
+    let exact: Vec<&Merchant> = found
+        .iter()
+        .filter(|m| m.email.eq_ignore_ascii_case(text) || m.business_name == text)
+        .collect();
+    match (exact.as_slice(), found.as_slice()) {
+        ([one], _) => Ok(one.id.clone()),
+        ([], [one]) => Ok(one.id.clone()),
+        (_, []) => {
+            Err(crate::domain::Violation::new(field, "no merchant has this name or email").into())
+        }
+        _ => Err(crate::domain::Violation::new(
+            field,
+            "several merchants match: type more of the name, or the email",
+        )
+        .into()),
+    }
+}
+
 /// Everything the pages show about one merchant: account, secrets, KYC history, and the newest
 /// orders and events.
 pub struct MerchantFile {

@@ -119,6 +119,9 @@ async fn every_console_page_is_usable_at_a_phones_width() {
         format!("/admin/events/{event_id}"),
         "/admin/audit".into(),
         "/admin/outbox".into(),
+        "/admin/admins".into(),
+        "/admin/tokens".into(),
+        "/admin/password".into(),
     ] {
         for p in problems(&b, &app.url(&path)).await {
             found.push(format!("{path}: {p}"));
@@ -136,8 +139,21 @@ async fn every_console_page_is_usable_at_a_phones_width() {
     shop.fill("input[name=email]", "phone@acme.example").await;
     shop.fill("input[name=password]", PASSWORD).await;
     shop.click("button[type=submit]").await;
-    for path in ["/"] {
-        for p in problems(&shop, &app.url(path)).await {
+    let webhook = app.admin_get("/api/v1/admin/events?merchant_id=").await;
+    let merchant_event = webhook.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["merchant_id"] == s.merchant_id.as_str())
+        .map(|e| e["event_id"].as_str().unwrap().to_string())
+        .unwrap();
+    for path in [
+        "/".to_string(),
+        "/orders".into(),
+        "/events".into(),
+        format!("/events/{merchant_event}"),
+    ] {
+        for p in problems(&shop, &app.url(&path)).await {
             found.push(format!("merchant {path}: {p}"));
         }
     }

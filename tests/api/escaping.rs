@@ -220,7 +220,7 @@ async fn user_text_is_escaped_on_every_page() {
     .await;
     visit(
         &admin,
-        &with_query("/admin/events", "since", TYPED),
+        &with_query("/admin/events", "merchant", TYPED),
         &[TYPED],
     )
     .await;

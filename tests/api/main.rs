@@ -15,6 +15,7 @@ mod deliveries;
 mod delivery_health;
 mod email;
 mod escaping;
+mod exports;
 mod hardening;
 mod helpers;
 mod kyc;

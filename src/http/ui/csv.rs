@@ -1,8 +1,15 @@
 //! CSV downloads, streamed a page at a time: a table of any size is never held in memory, and a
 //! slow reader holds one page.
 
-use crate::app::AppResult;
-use actix_web::{HttpResponse, http::header};
+use crate::{
+    app::{
+        self, AppResult,
+        paging::{self, Side, Window},
+    },
+    state::AppState,
+    store::orders::{EventFilter, OrderFilter},
+};
+use actix_web::{HttpResponse, http::header, web};
 use bytes::Bytes;
 use std::future::Future;
 
@@ -82,6 +89,115 @@ where
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body)
+}
+
+/// Rows of the CSV downloads: how many are read from the store at a time.
+const ROWS_PER_READ: u32 = crate::app::paging::MAX_LIMIT;
+
+/// The events `filter` selects, newest first, as a CSV download (no bodies: the event page has
+/// them).
+pub fn events(state: web::Data<AppState>, filter: EventFilter, filename: &str) -> HttpResponse {
+    download(
+        filename,
+        &[
+            "received_at",
+            "event_id",
+            "source",
+            "merchant_id",
+            "webhook_id",
+            "topic",
+            "outcome",
+            "reason",
+            "order_id",
+            "client_ip",
+            "duration_ms",
+        ],
+        move |cursor| {
+            let (state, filter) = (state.clone(), filter.clone());
+            async move {
+                let window = Window {
+                    limit: ROWS_PER_READ,
+                    cursor: cursor.as_deref().and_then(paging::seq_cursor),
+                    side: Side::Older,
+                };
+                let page = app::events::page(&state, filter, window).await?;
+                let mut rows = String::new();
+                for e in &page.items {
+                    let duration = format!("{:.3}", e.duration_us as f64 / 1000.0);
+                    record(
+                        &mut rows,
+                        [
+                            crate::clock::rfc3339_ms(e.received_at_ms).as_str(),
+                            &e.id,
+                            &e.source,
+                            e.merchant_id.as_deref().unwrap_or_default(),
+                            &e.webhook_id,
+                            &e.topic,
+                            &e.outcome,
+                            &e.reason,
+                            e.order_id.as_deref().unwrap_or_default(),
+                            &e.client_ip,
+                            &duration,
+                        ],
+                    );
+                }
+                Ok((rows, page.older))
+            }
+        },
+    )
+}
+
+/// A merchant's orders `filter` selects, newest first, as a CSV download.
+pub fn orders(
+    state: web::Data<AppState>,
+    merchant_id: String,
+    filter: OrderFilter,
+) -> HttpResponse {
+    download(
+        "hookgate-orders.csv",
+        &[
+            "order_id",
+            "reference",
+            "customer_name",
+            "customer_email",
+            "customer_phone",
+            "items",
+            "address",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+        move |cursor| {
+            let (state, filter, merchant_id) = (state.clone(), filter.clone(), merchant_id.clone());
+            async move {
+                let window = Window {
+                    limit: ROWS_PER_READ,
+                    cursor,
+                    side: Side::Older,
+                };
+                let page = app::orders::page(&state, &merchant_id, filter, window).await?;
+                let mut rows = String::new();
+                for o in &page.items {
+                    record(
+                        &mut rows,
+                        [
+                            o.id.as_str(),
+                            o.merchant_reference.as_deref().unwrap_or_default(),
+                            &o.customer_name,
+                            &o.customer_email,
+                            &o.customer_phone,
+                            &o.item_summary,
+                            &o.address,
+                            &o.tracking_status,
+                            &crate::clock::rfc3339(o.created_at),
+                            &crate::clock::rfc3339(o.updated_at),
+                        ],
+                    );
+                }
+                Ok((rows, page.older))
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -103,6 +103,7 @@ pub fn scope() -> actix_web::Scope {
             web::post().to(destinations::redeliver),
         )
         .route("/events", web::get().to(records::events))
+        .route("/events.csv", web::get().to(records::events_csv))
         .route("/events/{event_id}", web::get().to(records::event))
         .route("/admins", web::get().to(accounts::admins))
         .route("/tokens", web::get().to(accounts::tokens))

@@ -10,7 +10,7 @@ use crate::{
         session::AdminSession,
         ui::{
             UiResult, csv, header_pairs, page, pager, pretty_body, query_escape, violations_text,
-            when, when_ms,
+            when, when_ms, words,
         },
     },
     state::AppState,
@@ -36,11 +36,16 @@ struct FailureRow {
 #[template(path = "admin/events.html")]
 struct EventsPage {
     chrome: Chrome,
-    merchant_id: String,
+    /// The merchant filter as typed (a name, an email or an id).
+    merchant: String,
+    /// (email, business name) of the merchants the picker offers.
+    merchant_options: Vec<(String, String)>,
+    /// `since`'s date, for the date picker.
+    since_date: String,
+    csv_link: String,
     source: String,
     topic: String,
     status: String,
-    since: String,
     webhook_id: String,
     events: Vec<EventRow>,
     older_link: Option<String>,
@@ -52,10 +57,13 @@ struct EventsPage {
 
 #[derive(Deserialize)]
 pub(super) struct EventsQuery {
+    /// A merchant's name, email or id (`merchant_id` is its earlier name, kept for bookmarks).
+    merchant: Option<String>,
     merchant_id: Option<String>,
     source: Option<String>,
     topic: Option<String>,
     status: Option<String>,
+    /// A date (`2026-01-31`, from the date picker: its start, UTC) or an RFC 3339 time.
     since: Option<String>,
     webhook_id: Option<String>,
     /// The older page's cursor (`cursor` is its earlier name, kept for bookmarks).
@@ -64,9 +72,69 @@ pub(super) struct EventsQuery {
     newer: Option<String>,
 }
 
+impl EventsQuery {
+    fn merchant(&self) -> String {
+        self.merchant
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .or_else(|| self.merchant_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The filter the query asks for, every violation at once.
+    async fn filter(
+        &self,
+        state: &AppState,
+    ) -> Result<crate::store::orders::EventFilter, app::Error> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let merchant = self.merchant();
+        let mut violations = Vec::new();
+        let merchant_id = if merchant.trim().is_empty() {
+            None
+        } else {
+            match app::records::find_merchant(state, &merchant, "merchant").await {
+                Ok(id) => Some(id),
+                Err(app::Error::Invalid(v)) => {
+                    violations.extend(v);
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let since = text(&self.since);
+        let since = match since.trim() {
+            d if d.len() == 10 && d.as_bytes()[4] == b'-' => format!("{d}T00:00:00Z"),
+            other => other.to_string(),
+        };
+        let built = app::events::filter(
+            merchant_id.as_deref(),
+            self.status.as_deref(),
+            Some(&since),
+            self.source.as_deref(),
+            self.topic.as_deref(),
+        )
+        .and_then(|mut f| {
+            f.webhook_id = app::events::webhook_id_search(self.webhook_id.as_deref())?;
+            Ok(f)
+        });
+        match built {
+            Ok(f) if violations.is_empty() => Ok(f),
+            Ok(_) => Err(app::Error::Invalid(violations)),
+            Err(app::Error::Invalid(v)) => {
+                violations.extend(v);
+                Err(app::Error::Invalid(violations))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// How many failure rows the admin list shows: every merchant keeps at most
 /// `KEPT_PER_MERCHANT`, and this many of the most recent are enough to act on.
 const FAILURES_SHOWN: u32 = 500;
+
+/// Merchants offered by the filter's picker.
+const MERCHANTS_OFFERED: u32 = 500;
 
 pub(super) async fn events(
     state: web::Data<AppState>,
@@ -74,39 +142,33 @@ pub(super) async fn events(
     q: web::Query<EventsQuery>,
 ) -> UiResult {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let (merchant_id, status, since, source, topic, webhook_id) = (
-        text(&q.merchant_id),
+    let (merchant, status, since, source, topic, webhook_id) = (
+        q.merchant(),
         text(&q.status),
         text(&q.since),
         text(&q.source),
         text(&q.topic),
         text(&q.webhook_id),
     );
-    let link = |side: &str, cursor: &str| {
-        format!(
-            "/admin/events?merchant_id={}&status={}&since={}&source={}&topic={}&webhook_id={}&{side}={}",
-            query_escape(&merchant_id),
-            query_escape(&status),
-            query_escape(&since),
-            query_escape(&source),
-            query_escape(&topic),
-            query_escape(&webhook_id),
-            query_escape(cursor)
-        )
+    let query = format!(
+        "merchant={}&status={}&since={}&source={}&topic={}&webhook_id={}",
+        query_escape(&merchant),
+        query_escape(&status),
+        query_escape(&since),
+        query_escape(&source),
+        query_escape(&topic),
+        query_escape(&webhook_id),
+    );
+    let link =
+        |side: &str, cursor: &str| format!("/admin/events?{query}&{side}={}", query_escape(cursor));
+    let parsed = match q.filter(&state).await {
+        Ok(filter) => {
+            let older = q.older.as_deref().or(q.cursor.as_deref());
+            paging::window(Some(50), older, q.newer.as_deref(), paging::seq_cursor)
+                .map(|window| (filter, window))
+        }
+        Err(e) => Err(e),
     };
-    let parsed = (|| {
-        let older = q.older.as_deref().or(q.cursor.as_deref());
-        let window = paging::window(Some(50), older, q.newer.as_deref(), paging::seq_cursor)?;
-        let mut filter = app::events::filter(
-            Some(&merchant_id),
-            Some(&status),
-            Some(&since),
-            Some(&source),
-            Some(&topic),
-        )?;
-        filter.webhook_id = app::events::webhook_id_search(Some(&webhook_id))?;
-        Ok::<_, app::Error>((filter, window))
-    })();
     let (found, filter, error) = match parsed {
         Ok((filter, window)) => (
             Some(app::events::page(&state, filter.clone(), window).await?),
@@ -161,11 +223,17 @@ pub(super) async fn events(
         older_link,
         newer_link,
         events: event_rows(&found.map(|p| p.items).unwrap_or_default()),
-        merchant_id,
+        merchant_options: app::records::merchants(&state, None, MERCHANTS_OFFERED)
+            .await?
+            .into_iter()
+            .map(|m| (m.email, m.business_name))
+            .collect(),
+        csv_link: format!("/admin/events.csv?{query}"),
+        since_date: since.get(..10).unwrap_or_default().to_string(),
+        merchant,
         source,
         topic,
         status,
-        since,
         webhook_id,
         failures,
         error,
@@ -261,16 +329,6 @@ pub(super) struct CursorQuery {
     to: Option<String>,
 }
 
-/// "kyc.changes_requested" as people say it: "Kyc changes requested".
-fn action_words(action: &str) -> String {
-    let words = action.replace(['.', '_'], " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// The console page of a target, by the kind its id names.
 fn target_link(target: &str) -> String {
     let page = match target.split_once('_').map(|(kind, _)| kind) {
@@ -328,7 +386,7 @@ pub(super) async fn audit(
                     .strip_prefix("admin:")
                     .unwrap_or(&a.actor)
                     .to_string(),
-                action: action_words(&a.action),
+                action: words(&a.action),
                 target_name: names.get(&a.target).cloned().unwrap_or_default(),
                 target_link: target_link(&a.target),
                 target: a.target,
@@ -417,4 +475,14 @@ pub(super) async fn outbox(
             })
             .collect(),
     })
+}
+
+/// The events the page's filters select, all of them, as CSV.
+pub(super) async fn events_csv(
+    state: web::Data<AppState>,
+    _s: AdminSession,
+    q: web::Query<EventsQuery>,
+) -> UiResult {
+    let filter = q.filter(&state).await?;
+    Ok(csv::events(state, filter, "hookgate-events.csv"))
 }

@@ -7,7 +7,7 @@ use crate::{
     http::{
         session::MerchantSession,
         ui::{
-            UiResult, header_pairs, page, pager, pretty_body, query_escape, violations_text,
+            UiResult, csv, header_pairs, page, pager, pretty_body, query_escape, violations_text,
             when_ms, words,
         },
     },
@@ -44,6 +44,7 @@ pub(super) struct FailureRow {
 #[derive(Template)]
 #[template(path = "merchant/events.html")]
 struct EventsPage {
+    csv_link: String,
     csrf: String,
     business_name: String,
     q: String,
@@ -141,7 +142,13 @@ pub(super) async fn events(
     )
     .await?;
     let (newer_link, older_link) = pager(events.as_ref(), link);
+    let csv_link = format!(
+        "/events.csv?q={}&status={}",
+        query_escape(&search),
+        query_escape(&status)
+    );
     page(&EventsPage {
+        csv_link,
         csrf: s.browser.csrf(&state),
         business_name: s.merchant.business_name.clone(),
         older_link,
@@ -239,4 +246,17 @@ pub(super) async fn event(
         headers,
         body,
     })
+}
+
+/// The webhooks the page's filters select, all of them, as CSV.
+pub(super) async fn events_csv(
+    state: web::Data<AppState>,
+    s: MerchantSession,
+    q: web::Query<EventsQuery>,
+) -> UiResult {
+    let mut filter =
+        app::events::filter(Some(&s.merchant.id), q.status.as_deref(), None, None, None)?;
+    filter.source = Some("orders".into());
+    filter.webhook_id = app::events::webhook_id_search(q.q.as_deref())?;
+    Ok(csv::events(state, filter, "hookgate-webhooks.csv"))
 }

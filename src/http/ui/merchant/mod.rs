@@ -36,7 +36,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/secret/reveal", web::post().to(dashboard::reveal))
         .route("/secret/rotate", web::post().to(dashboard::rotate))
         .route("/orders", web::get().to(orders::orders))
+        .route("/orders.csv", web::get().to(orders::orders_csv))
         .route("/events", web::get().to(events::events))
+        .route("/events.csv", web::get().to(events::events_csv))
         .route("/events/{event_id}", web::get().to(events::event));
 }
 

@@ -6,7 +6,7 @@ use crate::{
     domain::order::TrackingStatus,
     http::{
         session::MerchantSession,
-        ui::{UiResult, page, pager, query_escape, violations_text, when, words},
+        ui::{UiResult, csv, page, pager, query_escape, violations_text, when, words},
     },
     state::AppState,
     store::orders::OrderFilter,
@@ -31,6 +31,7 @@ struct OrderRow {
 #[template(path = "merchant/orders.html")]
 struct OrdersPage {
     csrf: String,
+    csv_link: String,
     business_name: String,
     q: String,
     status: String,
@@ -90,7 +91,13 @@ pub(super) async fn orders(
         )
     };
     let (newer_link, older_link) = pager(found.as_ref(), link);
+    let csv_link = format!(
+        "/orders.csv?q={}&status={}",
+        query_escape(&search),
+        query_escape(&status)
+    );
     page(&OrdersPage {
+        csv_link,
         csrf: s.browser.csrf(&state),
         business_name: s.merchant.business_name.clone(),
         statuses: TrackingStatus::ALL
@@ -121,4 +128,18 @@ pub(super) async fn orders(
         status: status.to_ascii_uppercase(),
         error,
     })
+}
+
+/// The orders the page's filters select, all of them, as CSV.
+pub(super) async fn orders_csv(
+    state: web::Data<AppState>,
+    s: MerchantSession,
+    q: web::Query<OrdersQuery>,
+) -> UiResult {
+    let filter = OrderFilter {
+        status: app::orders::status_filter(q.status.as_deref())?.map(str::to_string),
+        search: app::orders::search_text(q.q.as_deref())?,
+        ..Default::default()
+    };
+    Ok(csv::orders(state, s.merchant.id.clone(), filter))
 }
