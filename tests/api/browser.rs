@@ -199,6 +199,17 @@ async fn a_merchant_goes_from_sign_up_to_an_accepted_webhook_in_the_browser() {
     let secret = wait_for_text(&shop, "#secret-value", "whsec_").await;
     shop.click("#copy-secret").await;
     wait_for_text(&shop, "#copy-secret", "Copied").await;
+    // The key id, the endpoint and every snippet have their own copy button.
+    for button in [
+        "#copy-key-id",
+        "#copy-endpoint",
+        "#copy-snippet-curl",
+        "#copy-snippet-python",
+        "#copy-snippet-node",
+    ] {
+        shop.click(button).await;
+        wait_for_text(&shop, button, "Copied").await;
+    }
 
     // A webhook signed with the revealed secret is accepted...
     let body = order_body(Some("SO-42"), "PENDING");

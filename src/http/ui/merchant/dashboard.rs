@@ -111,6 +111,8 @@ struct DashboardPage {
     expires: String,
     rotation_near: bool,
     previous_until: Option<String>,
+    /// Where merchants' systems POST their webhooks.
+    endpoint: String,
     snippet_curl: String,
     snippet_python: String,
     snippet_node: String,
@@ -195,6 +197,7 @@ async fn render_dashboard(
         rotation_near: current.is_some_and(|c| c.times.expires_at - now <= rotate_before),
         previous_until: store::secrets::previous_in_grace(&secrets, now)
             .map(|p| when(p.times.valid_until())),
+        endpoint: url.clone(),
         snippet_curl,
         snippet_python,
         snippet_node,
