@@ -424,3 +424,62 @@ async fn an_admin_revokes_from_the_merchant_page_with_a_confirmation_and_a_reaso
             .any(|e| e["action"] == "kyc.revoked" && e["actor"] == "admin:root@example.com")
     );
 }
+
+/// In a form answered with field errors, every control in error is `aria-invalid` and described
+/// by its error's text, and the first one has the focus.
+fn assert_accessible_errors(html: &str, fields: &[&str]) {
+    for name in fields {
+        let tag_start = html
+            .find(&format!(r#"name="{name}""#))
+            .unwrap_or_else(|| panic!("no control {name}"));
+        let open = html[..tag_start].rfind('<').unwrap();
+        let tag = &html[open..open + html[open..].find('>').unwrap()];
+        assert!(tag.contains(r#"aria-invalid="true""#), "{name}: {tag}");
+        let described = tag
+            .split(r#"aria-describedby=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{name} is described by nothing: {tag}"));
+        assert!(
+            html.contains(&format!(r#"<p class="field-error" id="{described}">"#)),
+            "{name}: no error text {described}"
+        );
+    }
+    assert_eq!(
+        html.matches(" autofocus").count(),
+        1,
+        "one control has the focus"
+    );
+}
+
+#[tokio::test]
+async fn field_errors_are_announced_on_the_sign_up_and_admin_forms() {
+    let app = spawn_app_with(|o| o.destination_allow = Some("127.0.0.1/32".into())).await;
+    let visitor = app.browser();
+    let html = visitor.page("/signup").await;
+    let res = visitor
+        .post_form(
+            "/signup",
+            &[
+                ("csrf", &csrf_in(&html)),
+                ("business_name", ""),
+                ("email", "not an email"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert_accessible_errors(&html, &["business_name", "email", "password"]);
+
+    let admin = app.admin_browser().await;
+    let html = admin.page("/admin/destinations").await;
+    let res = admin
+        .post_form(
+            "/admin/destinations",
+            &[("csrf", &csrf_in(&html)), ("name", ""), ("url", "ftp://x")],
+        )
+        .await;
+    let html = res.text().await.unwrap();
+    assert_accessible_errors(&html, &["name", "url"]);
+}

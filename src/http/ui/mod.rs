@@ -131,6 +131,26 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The id of `field`'s error text, for `aria-describedby`.
+    pub fn id(field: &str) -> String {
+        format!("error-{}", field.replace(['.', '_'], "-"))
+    }
+
+    /// The attributes of `field`'s control: when it has an error, `aria-invalid`, the error text
+    /// it is described by, and `autofocus` on the first field in error. Field names are the code's
+    /// own, never user input, so the text is safe to insert unescaped.
+    pub fn attrs(&self, field: &str) -> String {
+        if self.get(field).is_none() {
+            return String::new();
+        }
+        let first = self.0.first().is_some_and(|v| v.field == field);
+        format!(
+            r#"aria-invalid="true" aria-describedby="{}"{}"#,
+            Self::id(field),
+            if first { " autofocus" } else { "" }
+        )
+    }
 }
 
 /// Split an error into field errors (validation) or a general message.
