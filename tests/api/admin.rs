@@ -352,3 +352,30 @@ async fn the_console_shows_kyc_statuses_as_words() {
         assert!(!page.contains(">changes_requested<") && !page.contains(">pending</span>"));
     }
 }
+
+/// The deliveries list is filtered by picking a destination by name, and states read as words.
+#[tokio::test]
+async fn deliveries_are_filtered_by_a_destination_picked_by_name() {
+    let app = spawn_app_with(|o| o.destination_allow = Some("127.0.0.1/32".into())).await;
+    let created = app
+        .admin_post(
+            "/api/v1/admin/destinations",
+            json!({"name": "Warehouse", "url": "http://127.0.0.1:9/"}),
+        )
+        .await;
+    let id = created.body["destination_id"].as_str().unwrap().to_string();
+    let admin = app.admin_browser().await;
+    let html = admin.page("/admin/deliveries").await;
+    assert!(
+        html.contains(&format!(r#"<option value="{id}" >Warehouse</option>"#)),
+        "{html}"
+    );
+    let html = admin
+        .page(&format!("/admin/deliveries?destination_id={id}"))
+        .await;
+    assert!(html.contains(&format!(
+        r#"<option value="{id}" selected>Warehouse</option>"#
+    )));
+    let list = admin.page("/admin/destinations").await;
+    assert!(list.contains(">Closed</span>"), "the circuit in words");
+}

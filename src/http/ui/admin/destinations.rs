@@ -305,6 +305,8 @@ pub(super) struct DeliveriesQuery {
 #[template(path = "admin/deliveries.html")]
 struct DeliveriesPage {
     chrome: Chrome,
+    /// (id, name) of every destination, for the filter's picker.
+    destinations: Vec<(String, String)>,
     destination_id: String,
     event_id: String,
     status: String,
@@ -337,8 +339,14 @@ pub(super) async fn deliveries(
             query_escape(&status)
         )
     });
+    let destinations = app::destinations::list(&state)
+        .await?
+        .into_iter()
+        .map(|d| (d.row.id, d.row.name))
+        .collect();
     page(&DeliveriesPage {
         chrome: chrome(&state, &s, "deliveries"),
+        destinations,
         destination_id,
         event_id,
         status,
