@@ -156,7 +156,19 @@ async fn every_console_page_is_usable_at_a_phones_width() {
         for p in problems(&shop, &app.url(&path)).await {
             found.push(format!("merchant {path}: {p}"));
         }
+        match path.as_str() {
+            "/events" => shop.screenshot(shot("merchant-events-phone")).await,
+            "/orders" => shop.screenshot(shot("merchant-orders-phone")).await,
+            _ => {}
+        }
     }
+    // The same pages at a desktop's width, for the README.
+    shop.resize(1280, 900).await;
+    shop.goto(&app.url("/events")).await;
+    shop.screenshot(shot("merchant-events")).await;
+    b.resize(1280, 900).await;
+    b.goto(&app.url("/admin/events")).await;
+    b.screenshot(shot("admin-events")).await;
     b.quit().await;
     shop.quit().await;
     assert!(found.is_empty(), "at 390 px:\n{}", found.join("\n"));
