@@ -1,6 +1,6 @@
 //! Every console page at a phone's width (390 px) in Chromium: nothing scrolls the page sideways,
-//! no content spills out of its card, table action columns and charts stay on screen, and chart
-//! labels stay readable.
+//! no content spills out of its card, table action columns and charts stay on screen, chart
+//! labels stay readable, and every copy button has something to copy.
 
 use crate::browser::shot;
 use crate::helpers::*;
@@ -30,6 +30,9 @@ for (const chart of document.querySelectorAll('svg.chart')) {
     const h = t.getBoundingClientRect().height;
     if (t.textContent && h < 9) { out.push('chart labels are ' + h.toFixed(1) + ' px tall'); break; }
   }
+}
+for (const button of document.querySelectorAll('[data-copy]')) {
+  if (!document.getElementById(button.dataset.copy)) out.push('a copy button copies nothing: ' + button.dataset.copy);
 }
 return out;
 "#;
