@@ -24,6 +24,7 @@ mod logging;
 mod observability;
 mod order_emails;
 mod orders;
+mod packaging;
 mod pages;
 mod proxy;
 mod recovery;
