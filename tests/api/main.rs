@@ -21,6 +21,7 @@ mod helpers;
 mod kyc;
 mod kyc_form;
 mod logging;
+mod metrics_exposition;
 mod observability;
 mod order_emails;
 mod orders;
