@@ -2,6 +2,7 @@
 //! a background job, so that health and stats survive restarts.
 
 pub mod deliveries;
+pub mod process;
 pub mod prometheus;
 
 use serde::{Deserialize, Serialize};

@@ -297,6 +297,46 @@ async fn metrics_keep_every_series_and_stay_a_valid_exposition() {
     let now = normalised(&exposition.series, &destination);
     let missing: Vec<&&str> = KEPT.iter().filter(|s| !now.contains(**s)).collect();
     assert!(missing.is_empty(), "series gone: {missing:#?}\n{text}");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics ends in # EOF:\n{text}"
+    );
+
+    // The process's own figures (this test binary is the server's process) and the build.
+    let build = format!(
+        "hookgate_build_info{{version={:?}}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(now.contains(&build), "{build} missing in\n{text}");
+    assert_eq!(metric_value(&text, &build), 1.0);
+    for (family, kind) in [
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_open_fds", "gauge"),
+        ("process_max_fds", "gauge"),
+        ("process_cpu_seconds", "counter"),
+        ("process_start_time_seconds", "gauge"),
+    ] {
+        assert_eq!(
+            exposition.types.get(family).map(String::as_str),
+            Some(kind),
+            "{text}"
+        );
+    }
+    let value = |series: &str| metric_value(&text, &format!("{series} "));
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    let started = value("process_start_time_seconds");
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (real_now - 86_400.0..=real_now + 1.0).contains(&started),
+        "started at {started}, now {real_now}"
+    );
+
     for histogram in [
         "hookgate_webhook_response_seconds",
         "hookgate_delivery_attempt_seconds",

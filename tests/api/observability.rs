@@ -95,11 +95,10 @@ async fn metrics_expose_the_counters_in_prometheus_format() {
         .send()
         .await
         .unwrap();
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        "the content type of the format that ends in # EOF, which Prometheus scrapes"
     );
     let text = app.metrics_text().await;
     let value = |series: &str| metric_value(&text, series);

@@ -1,8 +1,13 @@
 //! Liveness, readiness, health status, hourly stats and Prometheus metrics.
 
 use crate::{
-    app, clock, data_dir::DataPaths, error::ApiError, http::extract::AuthAdmin,
-    metrics::prometheus, state::AppState, telemetry,
+    app, clock,
+    data_dir::DataPaths,
+    error::ApiError,
+    http::extract::AuthAdmin,
+    metrics::{process, prometheus},
+    state::AppState,
+    telemetry,
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -150,9 +155,13 @@ pub async fn stats(
     Ok(HttpResponse::Ok().json(StatsBody { hours, buckets }))
 }
 
-/// `GET /metrics` (admin token): Prometheus text format. The delivery gauges are read from the
-/// database now; if that fails they are left out and the counters still answer.
-pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpResponse {
+/// `GET /metrics` (admin token): OpenMetrics text (which Prometheus scrapes natively). The
+/// delivery gauges are read from the database now; if that fails they are left out and the
+/// counters still answer.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    _admin: AuthAdmin,
+) -> Result<HttpResponse, ApiError> {
     let gauges = match app::delivery_health::overview(&state).await {
         Ok(o) => Some(app::delivery_health::gauges(&o, state.now())),
         Err(e) => {
@@ -160,20 +169,23 @@ pub async fn metrics(state: web::Data<AppState>, _admin: AuthAdmin) -> HttpRespo
             None
         }
     };
-    let mut body = prometheus::render(
-        &state.metrics.totals(),
-        state.store.writer().stats(),
-        &state.metrics.jobs,
-        DataPaths::new(&state.config).database_size(),
-        telemetry::dropped_lines(),
-        state.passwords.refusals(),
-        &state.metrics.source_totals(),
-    );
-    body.push_str(&prometheus::render_deliveries(
-        &state.metrics.deliveries.totals(),
-        gauges.as_ref(),
-    ));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body)
+    let snapshot = prometheus::Snapshot {
+        webhooks: state.metrics.totals(),
+        writer: state.store.writer().stats().into(),
+        jobs: (&state.metrics.jobs).into(),
+        database_bytes: DataPaths::new(&state.config).database_size(),
+        dropped_log_lines: telemetry::dropped_lines(),
+        password_refusals: state.passwords.refusals(),
+        sources: state.metrics.source_totals(),
+        deliveries: state.metrics.deliveries.totals(),
+        delivery_gauges: gauges,
+        process: process::read(),
+    };
+    let body = prometheus::render(snapshot).map_err(|_| {
+        tracing::error!("could not encode /metrics");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(prometheus::CONTENT_TYPE)
+        .body(body))
 }
