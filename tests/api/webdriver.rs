@@ -1,13 +1,17 @@
-//! A minimal W3C WebDriver client (reqwest + JSON) driving Debian's chromium through
-//! chromedriver; just what the browser tests need, no extra crate.
+//! The browser tests' driver: starts Debian's chromedriver and wraps a fantoccini session in the
+//! few calls the tests use. The WebDriver protocol itself is fantoccini's; chromedriver listens on
+//! plain HTTP on 127.0.0.1, so the client is built on hyper's HttpConnector without any TLS.
 
-use reqwest::Client;
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element, error::CmdError};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long `find` waits for an element to appear, and how often it looks.
+const FIND_TIMEOUT: Duration = Duration::from_secs(5);
+const FIND_EVERY: Duration = Duration::from_millis(100);
 
 /// A running chromedriver in its own process group; on drop the whole group (chromedriver and
 /// every browser it started) is killed, also when a test panics half-way.
@@ -53,12 +57,15 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let url = format!("http://127.0.0.1:{port}");
-        let driver = Driver { child, url };
-        let client = Client::new();
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        // chromedriver accepts sessions once it listens.
         for _ in 0..100 {
-            if let Ok(r) = client.get(format!("{}/status", driver.url)).send().await
-                && r.status().is_success()
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
             {
                 return driver;
             }
@@ -70,7 +77,7 @@ impl Driver {
     /// A new headless browser with its own empty profile.
     pub async fn browser(&self) -> Browser {
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": binary,
@@ -78,193 +85,141 @@ impl Driver {
                          "--disable-quic", "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
             }
-        }}});
-        let client = Client::new();
-        let res: Value = client
-            .post(format!("{}/session", self.url))
-            .json(&caps)
-            .send()
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = res["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {res}"))
-            .to_string();
-        Browser {
-            client,
-            base: format!("{}/session/{id}", self.url),
-        }
+            .unwrap_or_else(|e| panic!("no session: {e}"));
+        Browser { client }
     }
 }
 
 /// One browser session.
 pub struct Browser {
     client: Client,
-    base: String,
 }
 
-/// An element handle.
-pub struct Element(String);
-
 impl Browser {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res: Value = req.send().await.unwrap().json().await.unwrap();
-        if let Some(err) = res["value"].get("error") {
-            panic!("webdriver {path}: {err} {}", res["value"]["message"]);
-        }
-        res["value"].clone()
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await;
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver goto {url}: {e}"));
     }
 
     pub async fn current_url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
+        self.client
+            .current_url()
             .await
-            .as_str()
-            .unwrap()
+            .unwrap_or_else(|e| panic!("webdriver current url: {e}"))
             .to_string()
     }
 
     /// Find an element by CSS selector, waiting up to 5 s for it to appear.
     pub async fn find(&self, css: &str) -> Element {
-        for _ in 0..50 {
-            let res: Value = self
-                .client
-                .post(format!("{}/element", self.base))
-                .json(&json!({"using": "css selector", "value": css}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(id) = res["value"][ELEMENT].as_str() {
-                return Element(id.to_string());
+        let found = self
+            .client
+            .wait()
+            .at_most(FIND_TIMEOUT)
+            .every(FIND_EVERY)
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(element) => element,
+            Err(e) => {
+                let why = match e {
+                    CmdError::WaitTimeout => format!("none after {FIND_TIMEOUT:?}"),
+                    e => e.to_string(),
+                };
+                let source = self.source().await;
+                panic!(
+                    "no element {css} on {} ({why}):\n{}",
+                    self.current_url().await,
+                    &source[..source.len().min(3000)]
+                );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let source = self.source().await;
-        panic!(
-            "no element {css} on {}:\n{}",
-            self.current_url().await,
-            &source[..source.len().min(3000)]
-        );
     }
 
     pub async fn click(&self, css: &str) {
-        let Element(id) = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver click {css}: {e}"));
     }
 
+    /// Replace the value of a field; for a file input, `text` is the path of the file to upload.
     pub async fn fill(&self, css: &str, text: &str) {
-        let Element(id) = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/clear"),
-            Some(json!({})),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        let element = self.find(css).await;
+        element
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver clear {css}: {e}"));
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver send keys to {css}: {e}"));
     }
 
     /// The text of the first match, or None while it is absent or the page is changing.
     pub async fn try_text(&self, css: &str) -> Option<String> {
-        let res: Value = self
-            .client
-            .post(format!("{}/element", self.base))
-            .json(&json!({"using": "css selector", "value": css}))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let id = res["value"][ELEMENT].as_str()?;
-        let text: Value = self
-            .client
-            .get(format!("{}/element/{id}/text", self.base))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        text["value"].as_str().map(str::to_string)
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let Element(id) = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+        self.find(css)
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver text of {css}: {e}"))
     }
 
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None)
+        self.client
+            .source()
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+            .unwrap_or_else(|e| panic!("webdriver source: {e}"))
     }
 
     pub async fn execute(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("webdriver execute {script}: {e}"))
     }
 
     /// The value of a cookie, if set.
     pub async fn cookie(&self, name: &str) -> Option<String> {
-        let all = self.call(reqwest::Method::GET, "/cookie", None).await;
-        all.as_array()?
-            .iter()
-            .find(|c| c["name"] == name)
-            .and_then(|c| c["value"].as_str())
-            .map(str::to_string)
+        self.client
+            .get_all_cookies()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver cookies: {e}"))
+            .into_iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
-        self.call(
-            reqwest::Method::POST,
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
-        )
-        .await;
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver resize to {width}x{height}: {e}"));
     }
 
     /// Save a PNG screenshot of the viewport (when a path is given).
     pub async fn screenshot(&self, path: Option<std::path::PathBuf>) {
         let Some(path) = path else { return };
-        use base64::Engine;
-        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(b64.as_str().unwrap())
-            .unwrap();
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver screenshot: {e}"));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap();
         }
@@ -272,6 +227,6 @@ impl Browser {
     }
 
     pub async fn quit(self) {
-        let _ = self.client.delete(&self.base).send().await;
+        let _ = self.client.close().await;
     }
 }
