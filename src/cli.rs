@@ -54,9 +54,13 @@ pub struct GlobalOptions {
     /// How long events and their bodies are kept
     #[arg(long, env = "HOOKGATE_RETENTION", global = true)]
     pub retention: Option<String>,
-    /// smtp://user:pass@host:port; unset = emails stay in the outbox
+    /// smtp://user:pass@host:port (STARTTLS required), smtps:// (TLS, port 465) or
+    /// smtp+plain:// (no TLS); unset = emails stay in the outbox
     #[arg(long, env = "HOOKGATE_SMTP_URL", global = true)]
     pub smtp_url: Option<String>,
+    /// PEM file of CA certificates the mailer trusts besides the public roots (a private CA)
+    #[arg(long, env = "HOOKGATE_SMTP_CA", global = true)]
+    pub smtp_ca: Option<String>,
     /// Log format: text or json
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -102,6 +106,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check the email settings
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Sign a body read from stdin; print the three Standard Webhooks headers
     Sign {
         /// The signing secret (whsec_...)
@@ -164,4 +171,15 @@ pub enum AdminCommand {
 pub enum TokensCommand {
     /// Revoke a token by its id (tok_..., from the listing); it answers 401 from then on
     Revoke { id: String },
+}
+
+/// `hookgate email ...`
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Send one message through --smtp-url now and print the server's answer
+    Test {
+        /// Recipient address
+        #[arg(long)]
+        to: String,
+    },
 }

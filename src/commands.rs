@@ -2,7 +2,7 @@
 
 use crate::{
     app::{self, admins::Creation},
-    cli::{AdminCommand, Cli, Command, TokensCommand},
+    cli::{AdminCommand, Cli, Command, EmailCommand, TokensCommand},
     clock::{Clock, SystemClock},
     config::Config,
     crypto::Crypto,
@@ -57,6 +57,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Admin(AdminCommand::List) => admin_list(&config),
         Command::Check => check(&config),
         Command::Backup { out, force } => backup(&config, &out, force),
+        Command::Email(EmailCommand::Test { to }) => email_test(&config, &to),
         Command::Sign {
             secret,
             id,
@@ -407,6 +408,32 @@ fn backup_to_stdout(config: &Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+/// Send one message through the configured SMTP server now, bypassing the outbox, so that a
+/// wrong URL, password or certificate shows at once instead of in the outbox's last_error.
+fn email_test(config: &Config, to: &str) -> ExitCode {
+    let Some(smtp) = &config.smtp_url else {
+        return fail("no --smtp-url (HOOKGATE_SMTP_URL) is set: nothing to test");
+    };
+    let subject = "hookgate test email";
+    let body = format!(
+        "This is a test email from hookgate at {}.\nIf you can read it, email works.\n",
+        config.public_url
+    );
+    match runtime().block_on(crate::mailer::send(
+        smtp,
+        &config.smtp_ca,
+        to,
+        subject,
+        &body,
+    )) {
+        Ok(answer) => {
+            println!("sent to {to} through {smtp:?}; the server answered: {answer}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("sending to {to} through {smtp:?} failed: {e}")),
     }
 }
 

@@ -1,22 +1,36 @@
-//! A small SMTP client for the outbox: plain SMTP with optional AUTH PLAIN, as spoken by a local
-//! relay (Postfix, OpenSMTPD, a provider's relay on a private network). It has no TLS: point
-//! `--smtp-url` at a relay on the same host or private network, which handles TLS onward.
+//! The SMTP client of the outbox and of `hookgate email test`, on lettre with rustls.
+//!
+//! The URL's scheme decides the protection: `smtp://` upgrades with STARTTLS and refuses a server
+//! that does not offer it (so a man in the middle cannot strip TLS), except towards this machine
+//! where mail never crosses a network; `smtps://` speaks TLS from the first byte; `smtp+plain://`
+//! never uses TLS, for a relay on a trusted private network, and must be asked for by name.
+//! Certificates are checked against the webpki roots plus the `--smtp-ca` certificates.
 
-use crate::config::SmtpUrl;
-use base64::{Engine, engine::general_purpose::STANDARD};
-use std::time::Duration;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
-    time::timeout,
+use crate::config::{CertificateDer, SmtpSecurity, SmtpUrl};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, header::ContentType},
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
 };
+use std::time::Duration;
+use tokio::time::timeout;
 
 /// One SMTP session may take this long.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Send one plain-text email. The error says which step failed, for the outbox's last_error.
-pub async fn send(smtp: &SmtpUrl, to: &str, subject: &str, body: &str) -> Result<(), String> {
-    timeout(SESSION_TIMEOUT, session(smtp, to, subject, body))
+/// Send one plain-text email. Returns the server's answer to the message (e.g. `250 2.0.0 Ok:
+/// queued as 4BD2F`); the error says which step failed, for the outbox's last_error.
+pub async fn send(
+    smtp: &SmtpUrl,
+    ca: &[CertificateDer<'static>],
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<String, String> {
+    timeout(SESSION_TIMEOUT, session(smtp, ca, to, subject, body))
         .await
         .map_err(|_| "SMTP session timed out".to_string())?
 }
@@ -29,86 +43,107 @@ pub fn sender(smtp: &SmtpUrl) -> String {
     }
 }
 
-async fn session(smtp: &SmtpUrl, to: &str, subject: &str, body: &str) -> Result<(), String> {
+async fn session(
+    smtp: &SmtpUrl,
+    ca: &[CertificateDer<'static>],
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<String, String> {
     if [to, subject].iter().any(|s| s.contains(['\r', '\n'])) {
         return Err("header injection refused".into());
     }
-    let stream = TcpStream::connect((smtp.host.as_str(), smtp.port))
-        .await
-        .map_err(|e| format!("connect {}:{}: {e}", smtp.host, smtp.port))?;
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    expect(&mut read, 220, "greeting").await?;
-    command(&mut write, &mut read, "EHLO hookgate", 250).await?;
-    if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
-        let token = STANDARD.encode(format!("\0{user}\0{pass}"));
-        command(&mut write, &mut read, &format!("AUTH PLAIN {token}"), 235).await?;
-    }
     let from = sender(smtp);
-    command(&mut write, &mut read, &format!("MAIL FROM:<{from}>"), 250).await?;
-    command(&mut write, &mut read, &format!("RCPT TO:<{to}>"), 250).await?;
-    command(&mut write, &mut read, "DATA", 354).await?;
-    let date = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc2822)
-        .unwrap_or_default();
-    let mut message = format!(
-        "From: hookgate <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n\r\n"
-    );
-    for line in body.lines() {
-        // Dot-stuffing (RFC 5321 4.5.2).
-        if line.starts_with('.') {
-            message.push('.');
-        }
-        message.push_str(line);
-        message.push_str("\r\n");
+    let message = Message::builder()
+        .from(Mailbox::new(
+            Some("hookgate".into()),
+            from.parse()
+                .map_err(|e| format!("sender address {from}: {e}"))?,
+        ))
+        .to(Mailbox::new(
+            None,
+            to.parse().map_err(|e| format!("recipient {to}: {e}"))?,
+        ))
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| format!("building the message: {e}"))?;
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(tls(smtp, ca)?)
+        .timeout(Some(SESSION_TIMEOUT));
+    if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
+        transport = transport.credentials(Credentials::new(user.clone(), pass.clone()));
     }
-    message.push_str(".\r\n");
-    write
-        .write_all(message.as_bytes())
+    let response = transport
+        .build()
+        .send(message)
         .await
-        .map_err(|e| format!("write: {e}"))?;
-    expect(&mut read, 250, "end of data").await?;
-    let _ = command(&mut write, &mut read, "QUIT", 221).await;
-    Ok(())
+        .map_err(|e| explain(smtp, &e))?;
+    let lines: Vec<&str> = response.message().collect();
+    Ok(format!("{} {}", response.code(), lines.join(" ")))
 }
 
-async fn command<W, R>(write: &mut W, read: &mut R, line: &str, code: u16) -> Result<(), String>
-where
-    W: AsyncWriteExt + Unpin,
-    R: AsyncBufReadExt + Unpin,
-{
-    write
-        .write_all(format!("{line}\r\n").as_bytes())
-        .await
-        .map_err(|e| format!("write: {e}"))?;
-    let verb = line.split(' ').next().unwrap_or(line);
-    expect(read, code, verb).await
+/// The TLS mode the URL asks for, with the trusted roots.
+fn tls(smtp: &SmtpUrl, ca: &[CertificateDer<'static>]) -> Result<Tls, String> {
+    if smtp.security == SmtpSecurity::Plain {
+        return Ok(Tls::None);
+    }
+    // rustls checks an IP address host against the certificate's IP addresses.
+    let name = smtp.host.trim_start_matches('[').trim_end_matches(']');
+    let mut params = TlsParameters::builder(name.to_string());
+    for cert in ca {
+        let cert = Certificate::from_der(cert.to_vec()).map_err(|e| format!("--smtp-ca: {e}"))?;
+        params = params.add_root_certificate(cert);
+    }
+    let params = params
+        .build_rustls()
+        .map_err(|e| format!("TLS settings: {e}"))?;
+    Ok(match smtp.security {
+        SmtpSecurity::Tls => Tls::Wrapper(params),
+        SmtpSecurity::StartTls if smtp.is_local() => Tls::Opportunistic(params),
+        SmtpSecurity::StartTls => Tls::Required(params),
+        SmtpSecurity::Plain => Tls::None,
+    })
 }
 
-/// Read a (possibly multi-line) reply and check its code.
-async fn expect<R: AsyncBufReadExt + Unpin>(
-    read: &mut R,
-    code: u16,
-    step: &str,
-) -> Result<(), String> {
-    loop {
-        let mut line = String::new();
-        let n = read
-            .read_line(&mut line)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err(format!("{step}: connection closed"));
-        }
-        let got: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-        if line.as_bytes().get(3) == Some(&b'-') {
-            continue; // more lines follow
-        }
-        if got != code {
-            return Err(format!("{step}: server answered {}", line.trim_end()));
-        }
-        return Ok(());
+/// lettre's error with what to do about the two that a configuration can fix.
+fn explain(smtp: &SmtpUrl, e: &lettre::transport::smtp::Error) -> String {
+    let at = format!("{}:{}", smtp.host, smtp.port);
+    // lettre nests the cause (a connection error around rustls's); the innermost says it all.
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let cause = cause.to_string();
+    if cause.contains("STARTTLS is not supported") {
+        format!(
+            "{at} does not offer STARTTLS, so nothing was sent in plain text; use smtps:// if it \
+             speaks TLS (usually port 465), or smtp+plain:// for a relay on a trusted network"
+        )
+    } else if cause.contains("certificate") {
+        format!(
+            "TLS with {at} failed, its certificate was not accepted: {cause}; if it comes from \
+             a private CA, pass that CA's certificate with --smtp-ca"
+        )
+    } else {
+        format!("{at}: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tls;
+    use crate::config::parse_smtp_url;
+
+    #[test]
+    fn the_scheme_and_the_host_choose_the_tls_mode() {
+        let mode = |raw| format!("{:?}", tls(&parse_smtp_url(raw).unwrap(), &[]).unwrap());
+        assert_eq!(mode("smtp://mail.example.com:587"), "Required");
+        assert_eq!(mode("smtp://10.0.0.5"), "Required");
+        assert_eq!(mode("smtp://localhost:25"), "Opportunistic");
+        assert_eq!(mode("smtp://127.0.0.1:25"), "Opportunistic");
+        assert_eq!(mode("smtps://mail.example.com"), "Wrapper");
+        assert_eq!(mode("smtp+plain://relay.lan"), "None");
     }
 }

@@ -181,11 +181,12 @@ pub async fn deliver_outbox(state: &AppState) -> AppResult<()> {
         .read(move |c| store::outbox::due(c, now, 50))
         .await?;
     for email in due {
-        let result = crate::mailer::send(&smtp, &email.to, &email.subject, &email.body).await;
+        let ca = &state.config.smtp_ca;
+        let result = crate::mailer::send(&smtp, ca, &email.to, &email.subject, &email.body).await;
         let now = state.now();
         let id = email.id;
         let write = match result {
-            Ok(()) => {
+            Ok(_answer) => {
                 state
                     .store
                     .write(move |c| store::outbox::mark_sent(c, id, now))

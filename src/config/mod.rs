@@ -3,12 +3,15 @@
 mod parse;
 
 pub use parse::{format_duration, parse_duration, parse_rate, parse_size, parse_smtp_url};
+pub use rustls::pki_types::CertificateDer;
 
 use crate::{
     cli::GlobalOptions,
     domain::net::{IpNet, parse_nets},
 };
-use parse::{parse_bind, parse_log_format, parse_positive_duration, parse_public_url};
+use parse::{
+    parse_bind, parse_log_format, parse_positive_duration, parse_public_url, read_smtp_ca,
+};
 use serde::{Deserialize, Deserializer};
 use std::{fmt, net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
@@ -29,6 +32,8 @@ pub struct Config {
     pub ip_rate: Rate,
     pub retention: Duration,
     pub smtp_url: Option<SmtpUrl>,
+    /// Certificates the mailer trusts besides the webpki roots (`--smtp-ca`); empty = none.
+    pub smtp_ca: Vec<CertificateDer<'static>>,
     pub log_format: LogFormat,
     pub jobs_interval: Duration,
     /// Time allowed for a request body to arrive (`--body-timeout`), before the allowance for
@@ -85,9 +90,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parsed `smtp://user:pass@host:port`.
+/// Parsed `smtp://user:pass@host:port` (or `smtps://`, `smtp+plain://`).
 #[derive(Clone, PartialEq)]
 pub struct SmtpUrl {
+    pub security: SmtpSecurity,
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
@@ -97,7 +103,48 @@ pub struct SmtpUrl {
 impl fmt::Debug for SmtpUrl {
     // Never print the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "smtp://{}:{}", self.host, self.port)
+        write!(
+            f,
+            "{}://{}:{}",
+            self.security.scheme(),
+            self.host,
+            self.port
+        )
+    }
+}
+
+impl SmtpUrl {
+    /// Whether the host is this machine by name or loopback address, where mail never crosses
+    /// a network and plain SMTP is acceptable. Decided on the literal host, never on what a
+    /// name resolves to, so DNS cannot turn TLS off.
+    pub fn is_local(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// How the mailer protects its connection, from the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: STARTTLS required; to a local host, used when offered.
+    StartTls,
+    /// `smtps://`: TLS from the first byte (port 465).
+    Tls,
+    /// `smtp+plain://`: never TLS, chosen explicitly.
+    Plain,
+}
+
+impl SmtpSecurity {
+    /// The URL scheme that selects this.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            SmtpSecurity::StartTls => "smtp",
+            SmtpSecurity::Tls => "smtps",
+            SmtpSecurity::Plain => "smtp+plain",
+        }
     }
 }
 
@@ -131,6 +178,7 @@ struct FileOptions {
     ip_rate: Option<String>,
     retention: Option<String>,
     smtp_url: Option<String>,
+    smtp_ca: Option<String>,
     log_format: Option<String>,
     jobs_interval: Option<String>,
     body_timeout: Option<String>,
@@ -215,6 +263,7 @@ impl Config {
             parse_concurrency
         );
         let order_emails = pick!(order_emails, "order-emails", "on", parse_on_off);
+        let smtp_ca = pick!(smtp_ca, "smtp-ca", "", read_smtp_ca);
         let smtp_url = match opts.smtp_url.clone().or(file.smtp_url.clone()) {
             None => Some(None),
             Some(raw) => match parse_smtp_url(raw.trim()) {
@@ -305,6 +354,7 @@ impl Config {
             ip_rate: ip_rate.ok_or_else(|| missing("ip-rate"))?,
             retention: retention.ok_or_else(|| missing("retention"))?,
             smtp_url: smtp_url.ok_or_else(|| missing("smtp-url"))?,
+            smtp_ca: smtp_ca.ok_or_else(|| missing("smtp-ca"))?,
             log_format: log_format.ok_or_else(|| missing("log-format"))?,
             jobs_interval: jobs_interval.ok_or_else(|| missing("jobs-interval"))?,
             body_timeout: body_timeout.ok_or_else(|| missing("body-timeout"))?,

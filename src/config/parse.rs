@@ -1,7 +1,8 @@
 //! Parsers of the option values people type: durations (`90d`), sizes (`1MiB`), rates
 //! (`100/s`), addresses and URLs. Each error says what was expected.
 
-use super::{LogFormat, Rate, SmtpUrl};
+use super::{CertificateDer, LogFormat, Rate, SmtpSecurity, SmtpUrl};
+use rustls::pki_types::pem::PemObject;
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 pub(super) fn parse_bind(raw: &str) -> Result<SocketAddr, String> {
@@ -132,11 +133,25 @@ pub(super) fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
     }
 }
 
-/// Parse `smtp://[user[:pass]@]host[:port]` (percent-escapes in user and password allowed).
+/// Parse `smtp://[user[:pass]@]host[:port]`, or the same with `smtps://` (port 465 by default)
+/// or `smtp+plain://` (percent-escapes in user and password allowed).
 pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
-    let rest = raw
-        .strip_prefix("smtp://")
-        .ok_or_else(|| "must look like smtp://user:pass@host:port".to_string())?;
+    let (security, rest) = [
+        SmtpSecurity::StartTls,
+        SmtpSecurity::Tls,
+        SmtpSecurity::Plain,
+    ]
+    .into_iter()
+    .find_map(|s| Some((s, raw.strip_prefix(s.scheme())?.strip_prefix("://")?)))
+    .ok_or_else(|| {
+        "must look like smtp://user:pass@host:port (STARTTLS), smtps://... (TLS) \
+             or smtp+plain://... (no TLS)"
+            .to_string()
+    })?;
+    let default_port = match security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::StartTls | SmtpSecurity::Plain => 25,
+    };
     let rest = rest.trim_end_matches('/');
     let (userinfo, hostport) = match rest.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -148,7 +163,7 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
             p.parse::<u16>()
                 .map_err(|_| format!("port '{p}' is not a number"))?,
         ),
-        None => (hostport, 25),
+        None => (hostport, default_port),
     };
     if host.is_empty() {
         return Err("has no host".into());
@@ -161,11 +176,29 @@ pub fn parse_smtp_url(raw: &str) -> Result<SmtpUrl, String> {
         },
     };
     Ok(SmtpUrl {
+        security,
         host: host.to_string(),
         port,
         username,
         password,
     })
+}
+
+/// Read the PEM certificates of `--smtp-ca`; empty = none given.
+pub(super) fn read_smtp_ca(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{path} is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{path} holds no PEM certificate (BEGIN CERTIFICATE)"
+        ));
+    }
+    Ok(certs)
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
@@ -243,5 +276,39 @@ mod tests {
         assert!(!format!("{u:?}").contains("p:ss"));
         assert_eq!(parse_smtp_url("smtp://localhost").unwrap().port, 25);
         assert!(parse_smtp_url("http://x").is_err());
+        assert!(parse_smtp_url("smtpx://x").is_err());
+    }
+
+    #[test]
+    fn the_scheme_chooses_tls_and_the_default_port() {
+        let at = |raw| {
+            let u = parse_smtp_url(raw).unwrap();
+            (u.security, u.port)
+        };
+        assert_eq!(at("smtp://mail.example.com"), (SmtpSecurity::StartTls, 25));
+        assert_eq!(
+            at("smtp://mail.example.com:587"),
+            (SmtpSecurity::StartTls, 587)
+        );
+        assert_eq!(at("smtps://mail.example.com"), (SmtpSecurity::Tls, 465));
+        assert_eq!(at("smtp+plain://relay.lan"), (SmtpSecurity::Plain, 25));
+        assert_eq!(
+            format!(
+                "{:?}",
+                parse_smtp_url("smtps://u:secret@mx.example.com").unwrap()
+            ),
+            "smtps://mx.example.com:465"
+        );
+    }
+
+    #[test]
+    fn only_this_machine_counts_as_local() {
+        let local = |raw| parse_smtp_url(raw).unwrap().is_local();
+        assert!(local("smtp://localhost:25"));
+        assert!(local("smtp://127.0.0.1:2525"));
+        assert!(local("smtp://[::1]:25"));
+        assert!(!local("smtp://mail.example.com"));
+        assert!(!local("smtp://10.0.0.5"));
+        assert!(!local("smtp://localhost.example.com"));
     }
 }

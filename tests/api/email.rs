@@ -95,3 +95,161 @@ async fn emails_are_delivered_over_smtp_and_retried_after_a_failure() {
     assert!(!stored.to_string().contains(&code), "{stored}");
     assert!(stored["subject"].as_str().unwrap().contains("redacted"));
 }
+
+#[tokio::test]
+async fn the_outbox_sends_over_starttls_to_a_server_signed_by_the_smtp_ca() {
+    let server = smtp_server_with_starttls().await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &server.ca_pem).unwrap();
+    let app = spawn_app_with(|o| {
+        o.smtp_url = Some(format!(
+            "smtp://mailer%40acme.example:s3cret%20pass@127.0.0.1:{}",
+            server.port
+        ));
+        o.smtp_ca = Some(ca.path().to_str().unwrap().into());
+        o.jobs_interval = Some("100ms".into());
+    })
+    .await;
+    let email = "tls@acme.example";
+    app.register(email).await;
+    let mail = eventually("the email reached the STARTTLS server", || async {
+        server.received().into_iter().next()
+    })
+    .await;
+    assert!(mail.tls, "sent inside TLS");
+    assert_eq!(mail.user.as_deref(), Some(SMTP_USER));
+    assert_eq!(mail.from, SMTP_USER);
+    assert_eq!(mail.to, [email]);
+    assert!(
+        mail.data
+            .contains("Subject: Your hookgate verification code")
+    );
+}
+
+/// Run `hookgate ... email test --to <to>` with `args` before the command, off the runtime that
+/// serves the test SMTP server.
+async fn email_test(args: Vec<String>, to: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(BIN);
+    command
+        .env_remove("HOOKGATE_SMTP_URL")
+        .env_remove("HOOKGATE_SMTP_CA")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .args(["email", "test", "--to", to]);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn email_test_delivers_over_starttls_and_prints_the_servers_answer() {
+    let server = smtp_server_with_starttls().await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &server.ca_pem).unwrap();
+    let url = format!(
+        "smtp://mailer%40acme.example:s3cret%20pass@127.0.0.1:{}",
+        server.port
+    );
+    let out = email_test(
+        vec![
+            "--smtp-url".into(),
+            url,
+            "--smtp-ca".into(),
+            ca.path().to_str().unwrap().into(),
+        ],
+        "ops@acme.example",
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("250 2.0.0 Ok: queued as TEST1"), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "no password printed: {stdout}");
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].tls);
+    assert_eq!(received[0].user.as_deref(), Some(SMTP_USER));
+    assert_eq!(received[0].to, ["ops@acme.example"]);
+    assert!(received[0].data.contains("Subject: hookgate test email"));
+}
+
+#[tokio::test]
+async fn email_test_without_the_ca_fails_with_a_certificate_error() {
+    let server = smtp_server_with_starttls().await;
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let out = email_test(vec!["--smtp-url".into(), url], "ops@acme.example").await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("certificate") && stderr.contains("--smtp-ca"),
+        "{stderr}"
+    );
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn smtp_without_starttls_is_refused_unless_the_host_is_local_or_plain_is_asked_for() {
+    let server = smtp_server_without_tls().await;
+    let port = server.port;
+    // 127.1 reaches the test server but is not literally this machine, as a remote relay
+    // would not be: without STARTTLS nothing may go out in plain text.
+    let out = email_test(
+        vec!["--smtp-url".into(), format!("smtp://127.1:{port}")],
+        "ops@acme.example",
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("does not offer STARTTLS") && stderr.contains("smtp+plain://"),
+        "{stderr}"
+    );
+    assert!(server.received().is_empty(), "nothing was sent in plain");
+
+    for url in [
+        format!("smtp+plain://127.1:{port}"),
+        format!("smtp://localhost:{port}"),
+        format!("smtp://127.0.0.1:{port}"),
+    ] {
+        let out = email_test(vec!["--smtp-url".into(), url.clone()], "ops@acme.example").await;
+        assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+    }
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|m| !m.tls));
+}
+
+#[tokio::test]
+async fn email_test_names_a_missing_url_and_a_bad_ca_file() {
+    let out = email_test(vec![], "ops@acme.example").await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--smtp-url"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let not_pem = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_pem.path(), "hello").unwrap();
+    let out = email_test(
+        vec![
+            "--smtp-url".into(),
+            "smtps://mail.example.com".into(),
+            "--smtp-ca".into(),
+            not_pem.path().to_str().unwrap().into(),
+        ],
+        "ops@acme.example",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "a configuration error");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--smtp-ca") && stderr.contains("HOOKGATE_SMTP_CA"),
+        "{stderr}"
+    );
+}

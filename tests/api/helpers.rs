@@ -13,8 +13,10 @@ use std::{future::Future, io::Write, path::PathBuf, process::Command, sync::Arc,
 
 mod session;
 mod sink;
+mod smtp;
 pub use session::{BrowserSession, csrf_in};
 pub use sink::{NO_ANSWER, Received, Sink, deliveries_of, destination, spawn};
+pub use smtp::{SMTP_USER, smtp_server_with_starttls, smtp_server_without_tls};
 
 /// The hookgate binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
