@@ -179,6 +179,33 @@ async fn email_test_delivers_over_starttls_and_prints_the_servers_answer() {
 }
 
 #[tokio::test]
+async fn email_test_speaks_tls_from_the_start_with_smtps() {
+    let server = smtp_server_with_implicit_tls().await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &server.ca_pem).unwrap();
+    let url = format!(
+        "smtps://mailer%40acme.example:s3cret%20pass@localhost:{}",
+        server.port
+    );
+    let out = email_test(
+        vec![
+            "--smtp-url".into(),
+            url,
+            "--smtp-ca".into(),
+            ca.path().to_str().unwrap().into(),
+        ],
+        "ops@acme.example",
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("queued as TEST1"));
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].tls);
+    assert_eq!(received[0].user.as_deref(), Some(SMTP_USER));
+}
+
+#[tokio::test]
 async fn email_test_without_the_ca_fails_with_a_certificate_error() {
     let server = smtp_server_with_starttls().await;
     let url = format!("smtp://127.0.0.1:{}", server.port);

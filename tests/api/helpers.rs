@@ -16,7 +16,9 @@ mod sink;
 mod smtp;
 pub use session::{BrowserSession, csrf_in};
 pub use sink::{NO_ANSWER, Received, Sink, deliveries_of, destination, spawn};
-pub use smtp::{SMTP_USER, smtp_server_with_starttls, smtp_server_without_tls};
+pub use smtp::{
+    SMTP_USER, smtp_server_with_implicit_tls, smtp_server_with_starttls, smtp_server_without_tls,
+};
 
 /// The hookgate binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hookgate");

@@ -44,7 +44,7 @@ impl SmtpServer {
 /// A server that offers STARTTLS and requires it before MAIL.
 pub async fn smtp_server_with_starttls() -> SmtpServer {
     let (ca_pem, acceptor) = tls_acceptor();
-    start(Some(acceptor), ca_pem).await
+    start(Some(Tls::StartTls(acceptor)), ca_pem).await
 }
 
 /// A server without TLS that accepts mail in plain text.
@@ -52,7 +52,20 @@ pub async fn smtp_server_without_tls() -> SmtpServer {
     start(None, String::new()).await
 }
 
-async fn start(tls: Option<TlsAcceptor>, ca_pem: String) -> SmtpServer {
+/// A server that speaks TLS from the first byte, as on port 465.
+pub async fn smtp_server_with_implicit_tls() -> SmtpServer {
+    let (ca_pem, acceptor) = tls_acceptor();
+    start(Some(Tls::Implicit(acceptor)), ca_pem).await
+}
+
+/// How a server uses TLS.
+#[derive(Clone)]
+enum Tls {
+    StartTls(TlsAcceptor),
+    Implicit(TlsAcceptor),
+}
+
+async fn start(tls: Option<Tls>, ca_pem: String) -> SmtpServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -101,7 +114,21 @@ enum End {
     StartTls,
 }
 
-async fn connection(stream: TcpStream, tls: Option<TlsAcceptor>, store: Arc<Mutex<Vec<Mail>>>) {
+async fn connection(stream: TcpStream, tls: Option<Tls>, store: Arc<Mutex<Vec<Mail>>>) {
+    let tls = match tls {
+        Some(Tls::Implicit(acceptor)) => {
+            let Ok(secure) = acceptor.accept(stream).await else {
+                return;
+            };
+            let mut secure = BufReader::new(secure);
+            if secure.write_all(b"220 test ESMTP\r\n").await.is_ok() {
+                dialogue(&mut secure, true, false, &store).await;
+            }
+            return;
+        }
+        Some(Tls::StartTls(acceptor)) => Some(acceptor),
+        None => None,
+    };
     let mut plain = BufReader::new(stream);
     if plain.write_all(b"220 test ESMTP\r\n").await.is_err() {
         return;
