@@ -25,6 +25,9 @@ _hookgate() {
             hookgate,check)
                 cmd="hookgate__subcmd__check"
                 ;;
+            hookgate,email)
+                cmd="hookgate__subcmd__email"
+                ;;
             hookgate,help)
                 cmd="hookgate__subcmd__help"
                 ;;
@@ -85,6 +88,18 @@ _hookgate() {
             hookgate__subcmd__admin__subcmd__tokens__subcmd__help,revoke)
                 cmd="hookgate__subcmd__admin__subcmd__tokens__subcmd__help__subcmd__revoke"
                 ;;
+            hookgate__subcmd__email,help)
+                cmd="hookgate__subcmd__email__subcmd__help"
+                ;;
+            hookgate__subcmd__email,test)
+                cmd="hookgate__subcmd__email__subcmd__test"
+                ;;
+            hookgate__subcmd__email__subcmd__help,help)
+                cmd="hookgate__subcmd__email__subcmd__help__subcmd__help"
+                ;;
+            hookgate__subcmd__email__subcmd__help,test)
+                cmd="hookgate__subcmd__email__subcmd__help__subcmd__test"
+                ;;
             hookgate__subcmd__help,admin)
                 cmd="hookgate__subcmd__help__subcmd__admin"
                 ;;
@@ -93,6 +108,9 @@ _hookgate() {
                 ;;
             hookgate__subcmd__help,check)
                 cmd="hookgate__subcmd__help__subcmd__check"
+                ;;
+            hookgate__subcmd__help,email)
+                cmd="hookgate__subcmd__help__subcmd__email"
                 ;;
             hookgate__subcmd__help,help)
                 cmd="hookgate__subcmd__help__subcmd__help"
@@ -121,6 +139,9 @@ _hookgate() {
             hookgate__subcmd__help__subcmd__admin__subcmd__tokens,revoke)
                 cmd="hookgate__subcmd__help__subcmd__admin__subcmd__tokens__subcmd__revoke"
                 ;;
+            hookgate__subcmd__help__subcmd__email,test)
+                cmd="hookgate__subcmd__help__subcmd__email__subcmd__test"
+                ;;
             *)
                 ;;
         esac
@@ -128,7 +149,7 @@ _hookgate() {
 
     case "${cmd}" in
         hookgate)
-            opts="-h -V --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help --version serve admin check backup sign help"
+            opts="-h -V --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help --version serve admin check backup email sign help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -186,6 +207,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -222,7 +247,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin)
-            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help create token tokens password list help"
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help create token tokens password list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +305,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -316,7 +345,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__create)
-            opts="-h --email --password-stdin --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --email --password-stdin --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,6 +404,10 @@ _hookgate() {
                     return 0
                     ;;
                 --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -526,7 +559,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__list)
-            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +617,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -620,7 +657,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__password)
-            opts="-h --email --password-stdin --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --email --password-stdin --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,6 +719,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -718,7 +759,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__token)
-            opts="-h --email --name --expires --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --email --name --expires --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -788,6 +829,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -824,7 +869,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__tokens)
-            opts="-h --email --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help revoke help"
+            opts="-h --email --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -883,6 +928,10 @@ _hookgate() {
                     return 0
                     ;;
                 --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -964,7 +1013,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__admin__subcmd__tokens__subcmd__revoke)
-            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1022,6 +1071,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1058,7 +1111,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__backup)
-            opts="-h --out --force --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --out --force --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1120,6 +1173,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1156,7 +1213,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__check)
-            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1214,6 +1271,252 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination-allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delivery-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --order-emails)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__email)
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rotate-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-tolerance)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --merchant-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ip-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retention)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --destination-allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delivery-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --order-emails)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__email__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__email__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__email__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__email__subcmd__test)
+            opts="-h --to --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rotate-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-tolerance)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --merchant-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ip-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retention)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1250,7 +1553,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__help)
-            opts="serve admin check backup sign help"
+            opts="serve admin check backup email sign help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1389,6 +1692,34 @@ _hookgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hookgate__subcmd__help__subcmd__email)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hookgate__subcmd__help__subcmd__email__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hookgate__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1432,7 +1763,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__serve)
-            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1490,6 +1821,10 @@ _hookgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --smtp-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1526,7 +1861,7 @@ _hookgate() {
             return 0
             ;;
         hookgate__subcmd__sign)
-            opts="-h --secret --id --timestamp --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
+            opts="-h --secret --id --timestamp --config --data-dir --bind --public-url --secret-ttl --secret-grace --rotate-before --timestamp-tolerance --max-body --merchant-rate --ip-rate --retention --smtp-url --smtp-ca --log-format --jobs-interval --body-timeout --trusted-proxy --destination-allow --delivery-concurrency --order-emails --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1593,6 +1928,10 @@ _hookgate() {
                     return 0
                     ;;
                 --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
