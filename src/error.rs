@@ -21,11 +21,16 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The JSON body of every API error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A snake_case code, stable for programs to match on.
     error: &'a str,
+    /// One human sentence.
     message: &'a str,
+    /// The fields at fault, on validation failures only.
     #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
+    #[schema(required = false)]
     violations: &'a [Violation],
 }
 
@@ -126,7 +131,7 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body {
+        res.json(ErrorBody {
             error: self.code,
             message: &self.message,
             violations: &self.violations,

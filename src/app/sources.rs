@@ -21,15 +21,21 @@ use serde_json::{Value, json};
 const MAX_SECRET_LEN: usize = 512;
 
 /// A create request, as received.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Create {
+    /// 1-64 of `a-z 0-9 -`, unique; the ingest URL ends in it.
     pub slug: Option<String>,
     pub name: Option<String>,
+    /// `standard_webhooks`, `stripe`, `github`, `shopify`, `meta`, `twilio`, `slack`, `paystack`,
+    /// `flutterwave` or `hmac`.
     pub kind: Option<String>,
     pub secret: Option<String>,
     pub verify_token: Option<String>,
+    /// Settings of the `hmac` kind: header, algorithm, encoding, prefix, ...
+    #[schema(value_type = Option<Object>)]
     pub options: Option<Value>,
+    /// Accepted webhooks per second from this source, e.g. `10/s`.
     pub sender_rate: Option<String>,
 }
 
@@ -298,13 +304,14 @@ pub async fn get(state: &AppState, source_id: &str) -> AppResult<Shown> {
 }
 
 /// A PATCH request, as received.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Update {
     pub name: Option<String>,
     pub enabled: Option<bool>,
     /// `null` removes the limit; absent leaves it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub sender_rate: Option<Option<String>>,
 }
 
@@ -451,7 +458,7 @@ pub async fn rotate_secret(
 }
 
 /// A source's last 24 hours (counted since this process started).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub received: u64,
     pub accepted: u64,

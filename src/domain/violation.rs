@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One field-level validation failure.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Violation {
     pub field: String,
     pub message: String,

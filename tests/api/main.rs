@@ -23,6 +23,7 @@ mod kyc_form;
 mod logging;
 mod metrics_exposition;
 mod observability;
+mod openapi;
 mod order_emails;
 mod orders;
 mod packaging;

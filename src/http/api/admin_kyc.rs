@@ -14,14 +14,18 @@ use crate::{
 };
 use actix_web::{HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KycListQuery {
+    /// `pending`, `approved`, `rejected`, `changes_requested` or `revoked`; absent or `all`: every
+    /// status.
     status: Option<String>,
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct QueueRow {
     kyc_id: String,
     merchant_id: String,
@@ -33,6 +37,14 @@ struct QueueRow {
 }
 
 /// `GET /api/v1/admin/kyc?status=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/kyc",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(KycListQuery),
+    responses((status = 200, description = "The queue, oldest first", body = Vec<QueueRow>))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -56,14 +68,14 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(items))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DocumentInfo<'a> {
     content_type: &'a str,
     file_name: &'a str,
     size: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SubmissionBody<'a> {
     kyc_id: &'a str,
     merchant_id: &'a str,
@@ -104,7 +116,7 @@ impl<'a> SubmissionBody<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MerchantSummary<'a> {
     merchant_id: &'a str,
     email: &'a str,
@@ -113,7 +125,7 @@ struct MerchantSummary<'a> {
     key_id: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CaseBody<'a> {
     #[serde(flatten)]
     submission: SubmissionBody<'a>,
@@ -122,6 +134,14 @@ struct CaseBody<'a> {
 }
 
 /// `GET /api/v1/admin/kyc/{kyc_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/kyc/{kyc_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("kyc_id" = String, Path)),
+    responses((status = 200, description = "The submission with its merchant and earlier submissions", body = CaseBody))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -146,6 +166,16 @@ pub async fn get(
 }
 
 /// `GET /api/v1/admin/kyc/{kyc_id}/document`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/kyc/{kyc_id}/document",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("kyc_id" = String, Path)),
+    responses((status = 200, description = "The document bytes (`Content-Disposition: attachment`)", content(
+        (Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg")
+    )))
+)]
 pub async fn document(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -170,7 +200,21 @@ struct NoteBody {
     reason: Option<String>,
 }
 
-#[derive(Serialize)]
+/// An optional note with an approval (the body may be empty).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ApproveInput {
+    note: Option<String>,
+}
+
+/// The reason of a rejection, change request or revocation, shown to the merchant.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ReasonInput {
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Decided {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,6 +243,16 @@ async fn decide(
 }
 
 /// `POST /api/v1/admin/kyc/{kyc_id}/approve` `{note?}`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/kyc/{kyc_id}/approve",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("kyc_id" = String, Path)),
+    request_body(content = Option<ApproveInput>, content_type = "application/json"),
+    responses((status = 200, description = "`{status: \"approved\", key_id}`; the first secret is issued", body = Decided),
+        (status = 409, description = "The submission is not pending", body = crate::error::ErrorBody))
+)]
 pub async fn approve(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -209,6 +263,16 @@ pub async fn approve(
 }
 
 /// `POST /api/v1/admin/kyc/{kyc_id}/reject` `{reason}`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/kyc/{kyc_id}/reject",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("kyc_id" = String, Path)),
+    request_body(content = ReasonInput, content_type = "application/json"),
+    responses((status = 200, description = "`{status: \"rejected\"}`", body = Decided),
+        (status = 409, description = "The submission is not pending", body = crate::error::ErrorBody))
+)]
 pub async fn reject(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -219,6 +283,16 @@ pub async fn reject(
 }
 
 /// `POST /api/v1/admin/kyc/{kyc_id}/request-changes` `{reason}`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/kyc/{kyc_id}/request-changes",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("kyc_id" = String, Path)),
+    request_body(content = ReasonInput, content_type = "application/json"),
+    responses((status = 200, description = "`{status: \"changes_requested\"}`", body = Decided),
+        (status = 409, description = "The submission is not pending", body = crate::error::ErrorBody))
+)]
 pub async fn request_changes(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -229,6 +303,16 @@ pub async fn request_changes(
 }
 
 /// `POST /api/v1/admin/merchants/{merchant_id}/revoke` `{reason}`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/merchants/{merchant_id}/revoke",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("merchant_id" = String, Path)),
+    request_body(content = ReasonInput, content_type = "application/json"),
+    responses((status = 200, description = "`{status: \"revoked\"}`; every secret of the merchant is deactivated", body = Decided),
+        (status = 409, description = "The merchant is not approved", body = crate::error::ErrorBody))
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     admin: AuthAdmin,

@@ -10,20 +10,23 @@ use crate::{
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PageBody<T> {
     items: Vec<T>,
     next_cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
+    /// Only emails to this address.
     to: Option<String>,
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EmailBody {
     to: String,
     subject: String,
@@ -33,6 +36,14 @@ struct EmailBody {
 }
 
 /// `GET /api/v1/admin/outbox?to=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/outbox",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(OutboxQuery),
+    responses((status = 200, description = "Every email the system produced, newest first", body = Vec<EmailBody>))
+)]
 pub async fn outbox(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -56,13 +67,14 @@ pub async fn outbox(
         .json(items))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CursorQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AuditBody {
     at: String,
     actor: String,
@@ -72,6 +84,14 @@ struct AuditBody {
 }
 
 /// `GET /api/v1/admin/audit`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(CursorQuery),
+    responses((status = 200, description = "Audit entries, newest first", body = PageBody<AuditBody>))
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -95,7 +115,8 @@ pub async fn audit(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     merchant_id: Option<String>,
     source: Option<String>,
@@ -107,7 +128,7 @@ pub struct EventsQuery {
 }
 
 /// The JSON shape of an event, with its body when asked for one.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EventBody<'a> {
     event_id: &'a str,
     source: &'a str,
@@ -151,6 +172,14 @@ impl<'a> EventBody<'a> {
 }
 
 /// `GET /api/v1/admin/events?merchant_id=&source=&topic=&status=&since=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(EventsQuery),
+    responses((status = 200, description = "Events, newest first", body = PageBody<EventBody>))
+)]
 pub async fn events(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -171,6 +200,14 @@ pub async fn events(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/events/{event_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("event_id" = String, Path)),
+    responses((status = 200, description = "The event with its kept headers and body", body = EventBody))
+)]
 /// `GET /api/v1/admin/events/{event_id}`: the event with its body (JSON when it parses).
 pub async fn event(
     state: web::Data<AppState>,

@@ -9,21 +9,32 @@ use crate::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
     email: Option<String>,
     password: Option<String>,
     business_name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Registered {
     merchant_id: String,
     status: &'static str,
 }
 
 /// `POST /api/v1/auth/register`
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "merchant",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered; a 6-digit code was emailed", body = Registered),
+        (status = 409, description = "`email_taken`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
@@ -41,18 +52,29 @@ pub async fn register(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyBody {
     email: Option<String>,
     code: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Status {
     status: &'static str,
 }
 
 /// `POST /api/v1/auth/verify-email`
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify-email",
+    tag = "merchant",
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "Verified: `{status: \"active\"}`", body = Status),
+        (status = 400, description = "`invalid_code` (5 wrong tries burn the code) or a malformed body", body = crate::error::ErrorBody),
+        (status = 410, description = "`code_expired`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn verify_email(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -68,11 +90,18 @@ pub async fn verify_email(
     Ok(HttpResponse::Ok().json(Status { status: "active" }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResendBody {
     email: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/resend-code",
+    tag = "merchant",
+    request_body = ResendBody,
+    responses((status = 202, description = "Accepted, whether or not the email has an account", body = Status))
+)]
 /// `POST /api/v1/auth/resend-code`: always "accepted", so the answer does not reveal which
 /// emails have accounts.
 pub async fn resend_code(
@@ -89,13 +118,13 @@ pub async fn resend_code(
     Ok(HttpResponse::Accepted().json(Status { status: "accepted" }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenBody {
     email: Option<String>,
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AccessToken {
     access_token: String,
     token_type: &'static str,
@@ -103,6 +132,17 @@ struct AccessToken {
 }
 
 /// `POST /api/v1/auth/token`
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "merchant",
+    request_body = TokenBody,
+    responses(
+        (status = 200, description = "A bearer token", body = AccessToken),
+        (status = 401, description = "`invalid_credentials` (also for an unknown email)", body = crate::error::ErrorBody),
+        (status = 403, description = "`email_unverified`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -125,7 +165,7 @@ pub async fn token(
         }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Me {
     merchant_id: String,
     email: String,
@@ -135,6 +175,13 @@ struct Me {
 }
 
 /// `GET /api/v1/me`
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    responses((status = 200, description = "The merchant; `key_id` is null until KYC is approved", body = Me))
+)]
 pub async fn me(AuthMerchant(m): AuthMerchant) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         merchant_id: m.id,

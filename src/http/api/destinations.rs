@@ -10,9 +10,11 @@ use crate::{
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct QueueState {
+    /// `closed`, `open` or `half_open`.
     circuit: String,
     circuit_until: Option<String>,
     consecutive_failures: i64,
@@ -23,7 +25,7 @@ struct QueueState {
 }
 
 /// A destination's attempts over the last 24 hours.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Stats24hBody {
     attempts: u64,
     succeeded: u64,
@@ -46,15 +48,17 @@ impl From<app::delivery_health::Stats24h> for Stats24hBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DestinationBody {
     destination_id: String,
     name: String,
     url: String,
     sources: Option<Vec<String>>,
     topics: Option<Vec<String>>,
+    #[schema(value_type = RetryInput)]
     retry: Value,
     timeout: String,
+    #[schema(value_type = CircuitInput)]
     circuit: Value,
     enabled: bool,
     created_at: String,
@@ -111,12 +115,60 @@ fn timeout_text(ms: i64) -> String {
     }
 }
 
-#[derive(Serialize)]
+/// A destination to create or change; `app::destinations` checks every field. On PATCH every
+/// field is optional.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct DestinationInput {
+    name: String,
+    /// `http` or `https`; a literal refused address is answered 422.
+    url: String,
+    /// Source slugs (and `orders`); absent means all.
+    sources: Option<Vec<String>>,
+    /// Topic patterns with `*` as a wildcard; absent means all.
+    topics: Option<Vec<String>>,
+    retry: Option<RetryInput>,
+    /// The whole attempt, e.g. `15s`.
+    timeout: Option<String>,
+    circuit: Option<CircuitInput>,
+    enabled: Option<bool>,
+}
+
+/// When failed attempts are tried again.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RetryInput {
+    /// `standard` (the default), `exponential`, `linear` or `fixed`.
+    strategy: Option<String>,
+    max_attempts: Option<u32>,
+    /// A duration such as `5s`.
+    base_delay: Option<String>,
+    max_delay: Option<String>,
+}
+
+/// The circuit breaker of a destination.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct CircuitInput {
+    failure_threshold: Option<u32>,
+    /// A duration such as `60s`.
+    cooldown: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Items<T> {
     items: Vec<T>,
 }
 
 /// `POST /api/v1/admin/destinations`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/destinations",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    request_body(content = DestinationInput, content_type = "application/json"),
+    responses((status = 201, description = "Created, with its `signing_secret` (shown this once)", body = DestinationBody))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -129,6 +181,13 @@ pub async fn create(
 }
 
 /// `GET /api/v1/admin/destinations`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/destinations",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "Every destination with its state and last 24 hours", body = Items<DestinationBody>))
+)]
 pub async fn list(state: web::Data<AppState>, _admin: AuthAdmin) -> Result<HttpResponse, ApiError> {
     let mut items = Vec::new();
     for d in app::destinations::list(&state).await? {
@@ -138,6 +197,14 @@ pub async fn list(state: web::Data<AppState>, _admin: AuthAdmin) -> Result<HttpR
 }
 
 /// `GET /api/v1/admin/destinations/{destination_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/destinations/{destination_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("destination_id" = String, Path)),
+    responses((status = 200, description = "The destination with its state and last 24 hours", body = DestinationBody))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -148,6 +215,15 @@ pub async fn get(
 }
 
 /// `PATCH /api/v1/admin/destinations/{destination_id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/destinations/{destination_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("destination_id" = String, Path)),
+    request_body(content = DestinationInput, content_type = "application/json"),
+    responses((status = 200, description = "Changed; enabling clears `disabled_reason`", body = DestinationBody))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -158,16 +234,18 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(with_state(&state, d).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     destination_id: Option<String>,
     event_id: Option<String>,
+    /// `pending`, `succeeded`, `failed` or `cancelled`.
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DeliveryBody {
     delivery_id: String,
     event_id: String,
@@ -183,7 +261,7 @@ struct DeliveryBody {
     attempt_log: Option<Vec<AttemptBody>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AttemptBody {
     at: String,
     status_code: Option<i64>,
@@ -208,13 +286,21 @@ fn delivery_body(d: crate::store::deliveries::Delivery) -> DeliveryBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PageBody<T> {
     items: Vec<T>,
     next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/admin/deliveries?destination_id=&event_id=&status=&cursor=&limit=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/deliveries",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(DeliveriesQuery),
+    responses((status = 200, description = "Deliveries, newest first", body = PageBody<DeliveryBody>))
+)]
 pub async fn deliveries(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -236,6 +322,14 @@ pub async fn deliveries(
 }
 
 /// `GET /api/v1/admin/deliveries/{delivery_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/deliveries/{delivery_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("delivery_id" = String, Path)),
+    responses((status = 200, description = "The delivery with its attempt log", body = DeliveryBody))
+)]
 pub async fn delivery(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -258,12 +352,20 @@ pub async fn delivery(
     Ok(HttpResponse::Ok().json(b))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Rotated {
     signing_secret: String,
 }
 
 /// `POST /api/v1/admin/destinations/{destination_id}/secret`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/destinations/{destination_id}/secret",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("destination_id" = String, Path)),
+    responses((status = 200, description = "The new signing secret; the old one keeps signing for --secret-grace", body = Rotated))
+)]
 pub async fn rotate(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -273,7 +375,7 @@ pub async fn rotate(
     Ok(HttpResponse::Ok().json(Rotated { signing_secret }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Tested {
     delivered: bool,
     status_code: Option<u16>,
@@ -282,6 +384,14 @@ struct Tested {
 }
 
 /// `POST /api/v1/admin/destinations/{destination_id}/test`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/destinations/{destination_id}/test",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("destination_id" = String, Path)),
+    responses((status = 200, description = "One `hookgate.test` request was sent now; its outcome", body = Tested))
+)]
 pub async fn test(
     state: web::Data<AppState>,
     _admin: AuthAdmin,

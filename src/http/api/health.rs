@@ -11,18 +11,31 @@ use crate::{
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Status {
     status: &'static str,
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "`{status: \"ok\"}`", body = Status))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// Readiness: the database accepts writes.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, description = "`{status: \"ready\"}`", body = Status))
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     app::health::ready(&state)
         .await
@@ -34,7 +47,7 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HealthMetrics {
     total: u64,
     success_rate: Option<f64>,
@@ -45,7 +58,7 @@ struct HealthMetrics {
     last_received_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HealthBody {
     status: &'static str,
     issues: Vec<String>,
@@ -53,7 +66,14 @@ struct HealthBody {
     metrics: HealthMetrics,
 }
 
-/// `GET /api/v1/health`
+/// `GET /api/v1/health`: over the last 24 hours.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "health",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "`healthy`, `warning` or `critical`, with issues and recommendations", body = HealthBody))
+)]
 pub async fn health(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -77,14 +97,16 @@ pub async fn health(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    /// 1 to 720 (default 24).
     hours: Option<i64>,
     /// `orders` (the default) or a provider source's slug.
     source: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HourBody {
     hour: String,
     received: u64,
@@ -96,13 +118,21 @@ struct HourBody {
     p95_response_ms: Option<f64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct StatsBody {
     hours: i64,
     buckets: Vec<HourBody>,
 }
 
 /// `GET /api/v1/stats?hours=24`
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "health",
+    security(("admin_bearer" = [])),
+    params(StatsQuery),
+    responses((status = 200, description = "Hourly buckets, oldest first", body = StatsBody))
+)]
 pub async fn stats(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -155,6 +185,13 @@ pub async fn stats(
     Ok(HttpResponse::Ok().json(StatsBody { hours, buckets }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String))
+)]
 /// `GET /metrics` (admin token): OpenMetrics text (which Prometheus scrapes natively). The
 /// delivery gauges are read from the database now; if that fails they are left out and the
 /// counters still answer.

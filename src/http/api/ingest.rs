@@ -14,14 +14,82 @@ use crate::{
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use std::time::Instant;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Stored {
-    status: &'static str,
+    /// `success` (a new order), `updated` or `duplicate`.
+    #[schema(inline)]
+    status: StoredStatus,
     order_id: String,
     event_id: String,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum StoredStatus {
+    Success,
+    Updated,
+    Duplicate,
+}
+
+/// The order webhook's body; `domain::order` validates it and lists every violation.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct OrderWebhook {
+    customer_details: CustomerDetailsIn,
+    item_summary: String,
+    address: String,
+    #[schema(inline)]
+    tracking_status: TrackingStatusIn,
+    /// The merchant's own order number: a known one updates that order's status.
+    merchant_reference: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct CustomerDetailsIn {
+    name: String,
+    #[schema(format = Email)]
+    email: String,
+    phone: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+enum TrackingStatusIn {
+    Pending,
+    Processing,
+    Shipped,
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    Cancelled,
+    Returned,
+}
+
+/// `POST /api/v1/webhooks/orders/` (also without the slash)
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/orders/",
+    tag = "ingest",
+    security(("api_key" = [], "webhook_signature" = [])),
+    params(
+        ("webhook-id" = String, Header, description = "Unique id chosen by the sender (at most 256 characters)"),
+        ("webhook-timestamp" = String, Header, description = "Unix seconds; within --timestamp-tolerance of the server's clock"),
+    ),
+    request_body(content = OrderWebhook, content_type = "application/json"),
+    responses(
+        (status = 201, description = "New order, durably stored (`status: success`)", body = Stored),
+        (status = 200, description = "Status update of an existing order (`updated`) or a repeated webhook-id with the same body (`duplicate`)", body = Stored),
+        (status = 401, description = "`missing_signature`, `invalid_api_key`, `invalid_signature`, `timestamp_out_of_tolerance` or `secret_expired`", body = crate::error::ErrorBody),
+        (status = 403, description = "`kyc_not_approved`", body = crate::error::ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the webhook-id was used with a different body", body = crate::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::error::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = crate::error::ErrorBody),
+    )
+)]
 /// The handler: runs the pipeline, counts the outcome, answers.
 pub async fn receive(
     state: web::Data<AppState>,
@@ -80,7 +148,7 @@ fn answer(accepted: Accepted) -> (Outcome, HttpResponse) {
         Accepted::Created { order_id, event_id } => (
             Outcome::Created,
             HttpResponse::Created().json(Stored {
-                status: "success",
+                status: StoredStatus::Success,
                 order_id,
                 event_id,
             }),
@@ -88,7 +156,7 @@ fn answer(accepted: Accepted) -> (Outcome, HttpResponse) {
         Accepted::Updated { order_id, event_id } => (
             Outcome::Updated,
             HttpResponse::Ok().json(Stored {
-                status: "updated",
+                status: StoredStatus::Updated,
                 order_id,
                 event_id,
             }),
@@ -96,7 +164,7 @@ fn answer(accepted: Accepted) -> (Outcome, HttpResponse) {
         Accepted::Duplicate { order_id, event_id } => (
             Outcome::Duplicate,
             HttpResponse::Ok().json(Stored {
-                status: "duplicate",
+                status: StoredStatus::Duplicate,
                 order_id,
                 event_id,
             }),

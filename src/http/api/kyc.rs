@@ -9,14 +9,43 @@ use crate::{
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Submitted {
     kyc_id: String,
     status: &'static str,
 }
 
+/// The multipart form of a KYC submission.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct KycForm {
+    legal_name: String,
+    registration_number: String,
+    /// ISO 3166 alpha-2.
+    country: String,
+    address: String,
+    contact_phone: String,
+    /// PDF, PNG or JPEG (decided by content), at most 5 MiB.
+    #[schema(value_type = String, format = Binary)]
+    document: Vec<u8>,
+}
+
 /// `POST /api/v1/kyc`
+#[utoipa::path(
+    post,
+    path = "/api/v1/kyc",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    request_body(content = KycForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Submitted for review", body = Submitted),
+        (status = 409, description = "`kyc_already_pending`, `kyc_already_approved` or `kyc_revoked`", body = crate::error::ErrorBody),
+        (status = 413, description = "Document or form too large", body = crate::error::ErrorBody),
+        (status = 415, description = "`unsupported_document`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn submit(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,
@@ -36,7 +65,7 @@ pub async fn submit(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct KycState {
     kyc_id: String,
     status: &'static str,
@@ -46,6 +75,16 @@ struct KycState {
 }
 
 /// `GET /api/v1/kyc`
+#[utoipa::path(
+    get,
+    path = "/api/v1/kyc",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    responses(
+        (status = 200, description = "The latest submission", body = KycState),
+        (status = 404, description = "`no_kyc`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn status(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,

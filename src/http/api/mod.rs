@@ -7,6 +7,7 @@ pub mod destinations;
 pub mod health;
 pub mod ingest;
 pub mod kyc;
+pub mod openapi;
 pub mod orders;
 pub mod recovery;
 pub mod secret;
@@ -18,6 +19,7 @@ use actix_web::web;
 /// Routes under `/api/v1`.
 pub fn scope() -> actix_web::Scope {
     web::scope("/api/v1")
+        .route("/openapi.json", web::get().to(openapi::spec))
         .route("/auth/register", web::post().to(auth::register))
         .route("/auth/verify-email", web::post().to(auth::verify_email))
         .route("/auth/resend-code", web::post().to(auth::resend_code))

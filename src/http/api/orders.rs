@@ -10,15 +10,16 @@ use crate::{
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CustomerDetails<'a> {
     name: &'a str,
     email: &'a str,
     phone: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HistoryEntry<'a> {
     status: &'a str,
     at: String,
@@ -26,7 +27,7 @@ struct HistoryEntry<'a> {
 }
 
 /// The JSON shape of an order.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderBody<'a> {
     order_id: &'a str,
     merchant_reference: Option<&'a str>,
@@ -67,20 +68,30 @@ impl<'a> OrderBody<'a> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
+    /// A tracking status, e.g. `SHIPPED`.
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OrderPage<'a> {
     items: Vec<OrderBody<'a>>,
     next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/orders`
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    params(OrderQuery),
+    responses((status = 200, description = "The merchant's own orders, newest first", body = OrderPage))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,
@@ -97,6 +108,14 @@ pub async fn list(
 }
 
 /// `GET /api/v1/orders/{order_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{order_id}",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    params(("order_id" = String, Path)),
+    responses((status = 200, description = "The order with its status history", body = OrderBody))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,

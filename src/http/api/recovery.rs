@@ -11,14 +11,24 @@ use crate::{
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RetryBody {
     delivery_id: String,
     status: &'static str,
     next_attempt_at: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/deliveries/{delivery_id}/retry",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("delivery_id" = String, Path)),
+    responses((status = 202, description = "The delivery is pending and due now", body = RetryBody),
+        (status = 409, description = "`delivery_not_retryable`, `delivery_in_flight`, `event_expired` or `event_not_accepted`", body = crate::error::ErrorBody))
+)]
 /// `POST /api/v1/admin/deliveries/{delivery_id}/retry`: 202, the delivery is pending and due now.
 pub async fn retry(
     state: web::Data<AppState>,
@@ -33,11 +43,34 @@ pub async fn retry(
     }))
 }
 
-#[derive(Serialize)]
+/// Which deliveries a replay starts again (the body may be empty: every failed one).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ReplayInput {
+    /// `failed` (the default), `succeeded` or `pending`.
+    status: Option<String>,
+    /// RFC 3339 or unix seconds: deliveries created at or after.
+    since: Option<String>,
+    /// RFC 3339 or unix seconds: deliveries created before.
+    until: Option<String>,
+    /// Only count them.
+    dry_run: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct ReplayBody {
     matched: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/destinations/{destination_id}/replay",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("destination_id" = String, Path)),
+    request_body(content = Option<ReplayInput>, content_type = "application/json"),
+    responses((status = 202, description = "`{matched}`: those deliveries start again", body = ReplayBody))
+)]
 /// `POST /api/v1/admin/destinations/{destination_id}/replay` `{status?, since?, until?,
 /// dry_run?}` (the body may be empty): 202 `{matched}`.
 pub async fn replay(
@@ -51,17 +84,26 @@ pub async fn replay(
     Ok(HttpResponse::Accepted().json(ReplayBody { matched }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RedeliveryBody {
     delivery_id: String,
     destination_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RedeliveredBody {
     deliveries: Vec<RedeliveryBody>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/events/{event_id}/redeliver",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("event_id" = String, Path)),
+    responses((status = 202, description = "New deliveries to every matching destination", body = RedeliveredBody),
+        (status = 409, description = "`event_expired` or `event_not_accepted`", body = crate::error::ErrorBody))
+)]
 /// `POST /api/v1/admin/events/{event_id}/redeliver`: 202 `{deliveries: [{delivery_id,
 /// destination_id}]}`.
 pub async fn redeliver(

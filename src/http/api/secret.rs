@@ -6,14 +6,15 @@ use crate::{
 };
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Previous {
     secret_key: String,
     valid_until: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Revealed {
     key_id: String,
     secret_key: String,
@@ -22,7 +23,17 @@ struct Revealed {
     previous: Option<Previous>,
 }
 
-/// `GET /api/v1/webhook/secret/`
+/// `GET /api/v1/webhook/secret/` (also without the slash)
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhook/secret/",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    responses(
+        (status = 200, description = "The current secret (`Cache-Control: no-store`)", body = Revealed),
+        (status = 403, description = "`kyc_required`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn reveal(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,
@@ -44,7 +55,7 @@ pub async fn reveal(
 
 const STORE_SAFELY: &str = "Store this secret safely. Do not share it.";
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Regenerated {
     status: &'static str,
     key_id: String,
@@ -55,7 +66,18 @@ struct Regenerated {
     message: &'static str,
 }
 
-/// `POST /api/v1/webhook/secret/`: 201 for the first secret, 200 when it replaced one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook/secret/",
+    tag = "merchant",
+    security(("merchant_bearer" = [])),
+    responses(
+        (status = 201, description = "The first secret (`status: created`)", body = Regenerated),
+        (status = 200, description = "A new secret replaced the old one (`status: regenerated`)", body = Regenerated),
+        (status = 403, description = "`kyc_required`", body = crate::error::ErrorBody),
+    )
+)]
+/// `POST /api/v1/webhook/secret/` (also without the slash): 201 for the first secret, 200 when it replaced one.
 pub async fn regenerate(
     state: web::Data<AppState>,
     AuthMerchant(m): AuthMerchant,

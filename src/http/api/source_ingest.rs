@@ -13,9 +13,24 @@ use crate::{
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Serialize)]
+/// What a JSON answer of `POST /in/{slug}` is: the outcome, or Slack's URL verification echo.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum Reply {
+    Outcome(Answer),
+    SlackChallenge(SlackChallenge),
+}
+
+#[derive(Serialize, ToSchema)]
+struct SlackChallenge {
+    challenge: String,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Answer {
+    /// `accepted`, `duplicate` or `rate_limited`.
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<String>,
@@ -24,7 +39,22 @@ struct Answer {
 /// Headers handed to the verifier (and kept with the event, secrets apart): at most this many.
 const MAX_HEADERS: usize = 100;
 
-/// `POST /in/{slug}`
+/// `POST /in/{slug}`: verified with the source kind's own signature scheme (CONTRACT section 9).
+#[utoipa::path(
+    post,
+    path = "/in/{slug}",
+    tag = "ingest",
+    params(("slug" = String, Path, description = "The source's slug")),
+    request_body(content = Object, description = "The provider's webhook, signed over its raw bytes", content_type = "application/json"),
+    responses(
+        (status = 200, description = "`accepted`, `duplicate` or `rate_limited` (the sender's own limit: answered 200 so it does not retry), Slack's `{challenge}`, or `<Response/>` for Twilio", content(
+            (Reply = "application/json"),
+            (String = "text/xml"),
+        )),
+        (status = 401, description = "`missing_signature`, `invalid_signature` or `timestamp_out_of_tolerance`", body = crate::error::ErrorBody),
+        (status = 404, description = "`unknown_source`: no enabled source has this slug", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn receive(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -56,7 +86,7 @@ pub async fn receive(
         Outcome::Duplicate { event_id } => ("duplicate", Some(event_id)),
         Outcome::RateLimited => ("rate_limited", None),
         Outcome::SlackChallenge(challenge) => {
-            return Ok(HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge })));
+            return Ok(HttpResponse::Ok().json(Reply::SlackChallenge(SlackChallenge { challenge })));
         }
     };
     if source.kind == Kind::Twilio {
@@ -65,10 +95,11 @@ pub async fn receive(
             .content_type("text/xml; charset=utf-8")
             .body("<Response/>"));
     }
-    Ok(HttpResponse::Ok().json(Answer { status, event_id }))
+    Ok(HttpResponse::Ok().json(Reply::Outcome(Answer { status, event_id })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Challenge {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
@@ -78,6 +109,18 @@ pub struct Challenge {
     challenge: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/in/{slug}",
+    tag = "ingest",
+    params(("slug" = String, Path, description = "The source's slug"), Challenge),
+    responses(
+        (status = 200, description = "`hub.challenge` echoed", content_type = "text/plain", body = String),
+        (status = 403, description = "`invalid_verify_token`", body = crate::error::ErrorBody),
+        (status = 404, description = "`unknown_source`", body = crate::error::ErrorBody),
+        (status = 405, description = "`method_not_allowed`: only Meta sources answer GET", body = crate::error::ErrorBody),
+    )
+)]
 /// `GET /in/{slug}`: Meta's subscription check; 405 for every other kind.
 pub async fn challenge(
     state: web::Data<AppState>,

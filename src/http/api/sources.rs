@@ -12,9 +12,10 @@ use crate::{
 };
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A source on the wire: never a secret.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SourceBody {
     source_id: String,
     slug: String,
@@ -47,12 +48,21 @@ impl SourceBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Items {
     items: Vec<SourceBody>,
 }
 
 /// `POST /api/v1/admin/sources`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/sources",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    request_body(content = Create, content_type = "application/json"),
+    responses((status = 201, description = "Created; `secret` only when hookgate generated it", body = SourceBody),
+        (status = 409, description = "`slug_taken`", body = crate::error::ErrorBody))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -65,6 +75,13 @@ pub async fn create(
 }
 
 /// `GET /api/v1/admin/sources`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sources",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "Every source (never a secret)", body = Items))
+)]
 pub async fn list(state: web::Data<AppState>, _admin: AuthAdmin) -> Result<HttpResponse, ApiError> {
     let items = app::sources::list(&state)
         .await?
@@ -75,6 +92,14 @@ pub async fn list(state: web::Data<AppState>, _admin: AuthAdmin) -> Result<HttpR
 }
 
 /// `GET /api/v1/admin/sources/{source_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sources/{source_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("source_id" = String, Path)),
+    responses((status = 200, description = "The source with its last 24 hours", body = SourceBody))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _admin: AuthAdmin,
@@ -88,6 +113,15 @@ pub async fn get(
 }
 
 /// `PATCH /api/v1/admin/sources/{source_id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/sources/{source_id}",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("source_id" = String, Path)),
+    request_body(content = Update, content_type = "application/json"),
+    responses((status = 200, description = "The changed source", body = SourceBody))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     admin: AuthAdmin,
@@ -98,13 +132,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(SourceBody::from(shown)))
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateBody {
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Rotated {
     source_id: String,
     previous_valid_until: String,
@@ -113,6 +147,15 @@ struct Rotated {
 }
 
 /// `POST /api/v1/admin/sources/{source_id}/secret`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/sources/{source_id}/secret",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("source_id" = String, Path)),
+    request_body(content = Option<RotateBody>, content_type = "application/json"),
+    responses((status = 200, description = "The new secret verifies at once, the old one until `previous_valid_until`; `secret` only when generated", body = Rotated))
+)]
 pub async fn rotate(
     state: web::Data<AppState>,
     admin: AuthAdmin,
