@@ -193,7 +193,8 @@ fn name_of(body: &Value, required: bool, v: &mut Vec<Violation>) -> Option<Strin
     }
 }
 
-const FIELDS: [&str; 8] = [
+/// Every field a destination takes (the OpenAPI document lists the same; a test checks).
+pub const FIELDS: [&str; 8] = [
     "name", "url", "sources", "topics", "retry", "timeout", "circuit", "enabled",
 ];
 

@@ -144,7 +144,8 @@ pub struct Replay {
     pub dry_run: bool,
 }
 
-const REPLAY_FIELDS: [&str; 4] = ["status", "since", "until", "dry_run"];
+/// Every field a replay takes (the OpenAPI document lists the same; a test checks).
+pub const REPLAY_FIELDS: [&str; 4] = ["status", "since", "until", "dry_run"];
 const TIME_MESSAGE: &str = "must be an RFC 3339 time or unix seconds";
 
 impl Replay {

@@ -142,3 +142,28 @@ async fn every_documented_operation_is_routed_and_guarded_as_declared() {
         );
     }
 }
+
+/// The request bodies the code reads as raw JSON (destinations, replays) are documented by
+/// structs of their own; their properties must be exactly the fields the parsers accept.
+#[tokio::test]
+async fn documented_request_bodies_list_exactly_the_fields_the_parsers_accept() {
+    let app = spawn_app().await;
+    let doc = served_document(&app).await;
+    let properties = |schema: &str| -> std::collections::BTreeSet<String> {
+        doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let accepted = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        properties("DestinationInput"),
+        accepted(&hookgate::app::destinations::FIELDS)
+    );
+    assert_eq!(
+        properties("ReplayInput"),
+        accepted(&hookgate::app::recovery::REPLAY_FIELDS)
+    );
+}
