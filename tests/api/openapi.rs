@@ -166,4 +166,17 @@ async fn documented_request_bodies_list_exactly_the_fields_the_parsers_accept() 
         properties("ReplayInput"),
         accepted(&hookgate::app::recovery::REPLAY_FIELDS)
     );
+    // The order body's tracking statuses are the domain's.
+    let status = &doc["components"]["schemas"]["OrderWebhook"]["properties"]["tracking_status"];
+    let documented: std::collections::BTreeSet<String> = status["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the tracking statuses are an enum: {status}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let domain = hookgate::domain::order::TrackingStatus::ALL
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect();
+    assert_eq!(documented, domain);
 }
