@@ -172,12 +172,7 @@ impl Dispatcher {
         let rows = state.store.read(destinations::list).await?;
         if self.generation != Some(generation) {
             self.circuits.clear();
-            for (_, queue) in self.queued.drain() {
-                self.unwritten
-                    .released
-                    .extend(queue.into_iter().map(|j| j.claimed.id));
-            }
-            self.total_queued = 0;
+            self.release_queued();
         }
         self.targets = rows
             .into_iter()
@@ -424,15 +419,20 @@ impl Dispatcher {
         &mut self,
         state: &AppState,
     ) -> Option<impl Future<Output = AppResult<Claims>> + 'static> {
+        self.release_queued();
+        self.targets.clear();
+        self.claiming = None;
+        self.write(state)
+    }
+
+    /// Give back every claimed delivery not yet started, in the next write.
+    fn release_queued(&mut self) {
         for (_, queue) in self.queued.drain() {
             self.unwritten
                 .released
                 .extend(queue.into_iter().map(|j| j.claimed.id));
         }
         self.total_queued = 0;
-        self.targets.clear();
-        self.claiming = None;
-        self.write(state)
     }
 
     /// Update the in-flight counts and circuits for finished attempts, to be written by the
